@@ -112,16 +112,17 @@ impl<'a> Ctx<'a> {
         span
     }
 
-    fn push(&mut self, severity: Severity, code: &'static str, path: &[Seg], message: String, label: Option<String>, help: Option<String>) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        code: &'static str,
+        path: &[Seg],
+        message: String,
+        label: Option<String>,
+        help: Option<String>,
+    ) {
         let span = self.locate(path);
-        self.out.push(Diagnostic {
-            severity,
-            code,
-            message,
-            span,
-            label,
-            help,
-        });
+        self.out.push(Diagnostic { severity, code, message, span, label, help });
     }
 
     fn error(&mut self, code: &'static str, path: &[Seg], message: impl Into<String>, help: impl Into<String>) {
@@ -145,10 +146,7 @@ pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str
 
 /// Check an inventory given as TOML source.
 pub fn check_source(src: &str) -> Checked {
-    let mut cx = Ctx {
-        table: None,
-        out: Vec::new(),
-    };
+    let mut cx = Ctx { table: None, out: Vec::new() };
     if src.trim().is_empty() {
         cx.out.push(Diagnostic {
             severity: Severity::Error,
@@ -158,10 +156,7 @@ pub fn check_source(src: &str) -> Checked {
             label: None,
             help: Some("run `crumb init` to write a commented starter inventory".into()),
         });
-        return Checked {
-            inventory: None,
-            diagnostics: cx.out,
-        };
+        return Checked { inventory: None, diagnostics: cx.out };
     }
     match DeTable::parse(src) {
         Ok(t) => cx.table = Some(t),
@@ -174,29 +169,20 @@ pub fn check_source(src: &str) -> Checked {
                 label: Some("here".into()),
                 help: Some("see docs/inventory.md for the format, or run `crumb init` for an example".into()),
             });
-            return Checked {
-                inventory: None,
-                diagnostics: cx.out,
-            };
+            return Checked { inventory: None, diagnostics: cx.out };
         }
     }
     let inv = match toml::from_str::<Inventory>(src) {
         Ok(inv) => inv,
         Err(e) => {
             cx.out.push(serde_error(&e));
-            return Checked {
-                inventory: None,
-                diagnostics: cx.out,
-            };
+            return Checked { inventory: None, diagnostics: cx.out };
         }
     };
     check_inventory(&mut cx, &inv);
     let mut diagnostics = cx.out;
     diagnostics.sort_by_key(|d| (d.severity, d.span.as_ref().map(|s| s.start).unwrap_or(usize::MAX)));
-    Checked {
-        inventory: Some(inv),
-        diagnostics,
-    }
+    Checked { inventory: Some(inv), diagnostics }
 }
 
 fn serde_error(e: &toml::de::Error) -> Diagnostic {
@@ -227,14 +213,7 @@ fn serde_error(e: &toml::de::Error) -> Diagnostic {
         code = "wrong-type";
         help = Some("see docs/inventory.md for the type of each key".into());
     }
-    Diagnostic {
-        severity: Severity::Error,
-        code,
-        message: msg,
-        span: e.span(),
-        label: Some("here".into()),
-        help,
-    }
+    Diagnostic { severity: Severity::Error, code, message: msg, span: e.span(), label: Some("here".into()), help }
 }
 
 fn is_slug(s: &str) -> bool {
@@ -280,7 +259,20 @@ fn bad_cookie_name_char(c: char) -> bool {
     c.is_control() || c.is_whitespace() || "()<>@,;:\\\"/[]?={}".contains(c) || !c.is_ascii()
 }
 
-const AUTH_NAME_WORDS: &[&str] = &["auth", "token", "jwt", "sessionid", "session_id", "session-id", "session-token", "session_token", "sessid", "connect.sid", "remember_me", "login"];
+const AUTH_NAME_WORDS: &[&str] = &[
+    "auth",
+    "token",
+    "jwt",
+    "sessionid",
+    "session_id",
+    "session-id",
+    "session-token",
+    "session_token",
+    "sessid",
+    "connect.sid",
+    "remember_me",
+    "login",
+];
 const AUTH_PURPOSE_WORDS: &[&str] = &["authenticat", "signed in", "sign in", "logged in", "log in", "login"];
 
 fn looks_like_auth(item: &Item, lang: &str) -> bool {
@@ -310,7 +302,10 @@ fn check_inventory(cx: &mut Ctx<'_>, inv: &Inventory) {
             &[K("banner"), K("enabled")],
             "the banner is turned off, but the site declares items that need consent",
             match first {
-                Some(i) => format!("turn the banner on, or make every category strictly necessary (category `{}` is not)", inv.categories[i].id),
+                Some(i) => format!(
+                    "turn the banner on, or make every category strictly necessary (category `{}` is not)",
+                    inv.categories[i].id
+                ),
                 None => "turn the banner on, or move every item into a strictly necessary category".to_string(),
             },
         );
@@ -323,7 +318,10 @@ fn check_inventory(cx: &mut Ctx<'_>, inv: &Inventory) {
             "consent-cookie-undeclared",
             &[K("banner")],
             format!("the consent cookie `{}` that the banner sets is not declared", inv.banner.cookie_name),
-            format!("add a [[cookies]] entry named `{}` in a strictly necessary category, so the policy lists it", inv.banner.cookie_name),
+            format!(
+                "add a [[cookies]] entry named `{}` in a strictly necessary category, so the policy lists it",
+                inv.banner.cookie_name
+            ),
         );
     }
 }
@@ -331,51 +329,120 @@ fn check_inventory(cx: &mut Ctx<'_>, inv: &Inventory) {
 fn site(cx: &mut Ctx<'_>, inv: &Inventory) {
     let s = &inv.site;
     if !is_slug(&s.id) {
-        cx.error("site-id", &[K("site"), K("id")], format!("site id `{}` cannot be used in URLs", s.id), "use lowercase letters, digits, `-` and `_` (at most 63), like `leadsgen`");
+        cx.error(
+            "site-id",
+            &[K("site"), K("id")],
+            format!("site id `{}` cannot be used in URLs", s.id),
+            "use lowercase letters, digits, `-` and `_` (at most 63), like `leadsgen`",
+        );
     }
     if s.name.trim().is_empty() {
-        cx.error("site-name", &[K("site"), K("name")], "the site has no name", "give the name visitors know the site by");
+        cx.error(
+            "site-name",
+            &[K("site"), K("name")],
+            "the site has no name",
+            "give the name visitors know the site by",
+        );
     }
     if s.controller.trim().is_empty() {
-        cx.error("controller", &[K("site"), K("controller")], "no data controller is named", "name the legal entity responsible for the site (GDPR Art. 13(1)(a))");
+        cx.error(
+            "controller",
+            &[K("site"), K("controller")],
+            "no data controller is named",
+            "name the legal entity responsible for the site (GDPR Art. 13(1)(a))",
+        );
     }
     if s.origins.is_empty() {
-        cx.error("origins", &[K("site"), K("origins")], "the site declares no origins", "list the hosts it runs on, like `[\"example.com\", \"*.example.com\"]`");
+        cx.error(
+            "origins",
+            &[K("site"), K("origins")],
+            "the site declares no origins",
+            "list the hosts it runs on, like `[\"example.com\", \"*.example.com\"]`",
+        );
     }
     for (i, o) in s.origins.iter().enumerate() {
         if !is_host_pattern(o) {
-            cx.error("origin", &[K("site"), K("origins"), I(i)], format!("`{o}` is not a host or `*.host` pattern"), "write a host like `example.com` or `*.example.com`");
+            cx.error(
+                "origin",
+                &[K("site"), K("origins"), I(i)],
+                format!("`{o}` is not a host or `*.host` pattern"),
+                "write a host like `example.com` or `*.example.com`",
+            );
         }
     }
     if !is_email(&s.contact) && !is_http_url(&s.contact) {
-        cx.error("contact", &[K("site"), K("contact")], format!("`{}` is neither an e-mail address nor an http(s) URL", s.contact), "give an address visitors can write to, like `privacy@example.com`");
+        cx.error(
+            "contact",
+            &[K("site"), K("contact")],
+            format!("`{}` is neither an e-mail address nor an http(s) URL", s.contact),
+            "give an address visitors can write to, like `privacy@example.com`",
+        );
     }
     let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
     if time::Date::parse(&s.effective_date, date_fmt).is_err() {
-        cx.error("effective-date", &[K("site"), K("effective_date")], format!("`{}` is not a date", s.effective_date), "write it as YYYY-MM-DD, like `2026-04-12`");
+        cx.error(
+            "effective-date",
+            &[K("site"), K("effective_date")],
+            format!("`{}` is not a date", s.effective_date),
+            "write it as YYYY-MM-DD, like `2026-04-12`",
+        );
     }
     if s.languages.is_empty() {
-        cx.error("languages", &[K("site"), K("languages")], "no language is declared", "list at least one, like `[\"en\"]`; the first is the default");
+        cx.error(
+            "languages",
+            &[K("site"), K("languages")],
+            "no language is declared",
+            "list at least one, like `[\"en\"]`; the first is the default",
+        );
     }
     let mut seen = BTreeSet::new();
     for (i, l) in s.languages.iter().enumerate() {
         if !is_language_tag(l) {
-            cx.error("language", &[K("site"), K("languages"), I(i)], format!("`{l}` is not a language tag"), "use BCP 47 tags like `en`, `de`, `pt-BR`");
+            cx.error(
+                "language",
+                &[K("site"), K("languages"), I(i)],
+                format!("`{l}` is not a language tag"),
+                "use BCP 47 tags like `en`, `de`, `pt-BR`",
+            );
         } else if !seen.insert(l.to_ascii_lowercase()) {
-            cx.error("duplicate-language", &[K("site"), K("languages"), I(i)], format!("language `{l}` is listed twice"), "remove the second one");
+            cx.error(
+                "duplicate-language",
+                &[K("site"), K("languages"), I(i)],
+                format!("language `{l}` is listed twice"),
+                "remove the second one",
+            );
         }
     }
     if let Some(url) = &s.privacy_policy_url
         && !is_http_url(url)
     {
-        cx.error("url", &[K("site"), K("privacy_policy_url")], format!("`{url}` is not an http(s) URL"), "link the privacy policy with an https:// address");
+        cx.error(
+            "url",
+            &[K("site"), K("privacy_policy_url")],
+            format!("`{url}` is not an http(s) URL"),
+            "link the privacy policy with an https:// address",
+        );
     }
     if let Some(d) = &s.cookie_domain {
         let bare = d.trim_start_matches('.');
         if !is_host_pattern(bare) || bare.contains('*') || !bare.contains('.') && bare != "localhost" {
-            cx.error("cookie-domain", &[K("site"), K("cookie_domain")], format!("`{d}` cannot be a cookie domain"), "give the parent domain the site's hosts share, like `example.com`");
-        } else if !s.origins.iter().any(|o| crate::inventory::domain_covers(bare, crate::inventory::origin_host(o).trim_start_matches("*."))) {
-            cx.error("cookie-domain", &[K("site"), K("cookie_domain")], format!("cookie domain `{d}` covers none of the site's origins"), "use a parent domain of the origins, or remove it");
+            cx.error(
+                "cookie-domain",
+                &[K("site"), K("cookie_domain")],
+                format!("`{d}` cannot be a cookie domain"),
+                "give the parent domain the site's hosts share, like `example.com`",
+            );
+        } else if !s
+            .origins
+            .iter()
+            .any(|o| crate::inventory::domain_covers(bare, crate::inventory::origin_host(o).trim_start_matches("*.")))
+        {
+            cx.error(
+                "cookie-domain",
+                &[K("site"), K("cookie_domain")],
+                format!("cookie domain `{d}` covers none of the site's origins"),
+                "use a parent domain of the origins, or remove it",
+            );
         }
     }
 }
@@ -394,40 +461,80 @@ fn rules(cx: &mut Ctx<'_>, inv: &Inventory) {
         Err(e) => cx.error("duration", &[K("rules"), K("consent_lifetime")], e.to_string(), "write a lifetime like `6 months` or `P6M`"),
     }
     match Duration::parse(&r.retain) {
-        Ok(Duration::Session) => cx.error("retain", &[K("rules"), K("retain")], "records cannot be kept for a session", "keep consent records as long as you must prove consent, like `5 years`"),
+        Ok(Duration::Session) => cx.error(
+            "retain",
+            &[K("rules"), K("retain")],
+            "records cannot be kept for a session",
+            "keep consent records as long as you must prove consent, like `5 years`",
+        ),
         Ok(_) => {}
         Err(e) => cx.error("duration", &[K("rules"), K("retain")], e.to_string(), "write a period like `5 years`"),
     }
     use crate::inventory::RegionalMode;
     if r.regional_mode == RegionalMode::ByCountry && r.country_header.is_none() {
-        cx.error("country-header", &[K("rules"), K("regional_mode")], "`by_country` needs a trusted country header", "set `country_header = \"CF-IPCountry\"` (or your CDN's header); without it every visitor gets opt-in");
+        cx.error(
+            "country-header",
+            &[K("rules"), K("regional_mode")],
+            "`by_country` needs a trusted country header",
+            "set `country_header = \"CF-IPCountry\"` (or your CDN's header); without it every visitor gets opt-in",
+        );
     }
     if r.regional_mode == RegionalMode::ByCountry && r.opt_out_countries.is_empty() {
-        cx.warn("opt-out-countries", &[K("rules"), K("regional_mode")], "`by_country` with no `opt_out_countries` gives every visitor opt-in", "list the countries that get opt-out, like `[\"US\"]`, or use `regional_mode = \"opt_in\"`");
+        cx.warn(
+            "opt-out-countries",
+            &[K("rules"), K("regional_mode")],
+            "`by_country` with no `opt_out_countries` gives every visitor opt-in",
+            "list the countries that get opt-out, like `[\"US\"]`, or use `regional_mode = \"opt_in\"`",
+        );
     }
     if r.regional_mode != RegionalMode::ByCountry && !r.opt_out_countries.is_empty() {
-        cx.warn("opt-out-countries", &[K("rules"), K("opt_out_countries")], "`opt_out_countries` only applies with `regional_mode = \"by_country\"`", "set `regional_mode = \"by_country\"` or remove the list");
+        cx.warn(
+            "opt-out-countries",
+            &[K("rules"), K("opt_out_countries")],
+            "`opt_out_countries` only applies with `regional_mode = \"by_country\"`",
+            "set `regional_mode = \"by_country\"` or remove the list",
+        );
     }
     for (i, c) in r.opt_out_countries.iter().enumerate() {
         let ok = c.len() == 2 && c.chars().all(|c| c.is_ascii_alphabetic())
             || c.len() > 3 && c.as_bytes()[2] == b'-' && c[..2].chars().all(|c| c.is_ascii_alphabetic());
         if !ok {
-            cx.error("country", &[K("rules"), K("opt_out_countries"), I(i)], format!("`{c}` is not a country code"), "use ISO 3166-1 alpha-2 like `US`, or a subdivision like `US-CA`");
+            cx.error(
+                "country",
+                &[K("rules"), K("opt_out_countries"), I(i)],
+                format!("`{c}` is not a country code"),
+                "use ISO 3166-1 alpha-2 like `US`, or a subdivision like `US-CA`",
+            );
         }
     }
 }
 
 fn categories(cx: &mut Ctx<'_>, inv: &Inventory) {
     if inv.categories.is_empty() {
-        cx.error("no-categories", &[K("site")], "the inventory declares no categories", "add at least one [[categories]] entry, like a strictly necessary one with `required = true`");
+        cx.error(
+            "no-categories",
+            &[K("site")],
+            "the inventory declares no categories",
+            "add at least one [[categories]] entry, like a strictly necessary one with `required = true`",
+        );
     }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, c) in inv.categories.iter().enumerate() {
         if !is_slug(&c.id) {
-            cx.error("category-id", &[K("categories"), I(i), K("id")], format!("category id `{}` is not usable", c.id), "use lowercase letters, digits, `-` and `_`, like `analytics`");
+            cx.error(
+                "category-id",
+                &[K("categories"), I(i), K("id")],
+                format!("category id `{}` is not usable", c.id),
+                "use lowercase letters, digits, `-` and `_`, like `analytics`",
+            );
         }
         if let Some(first) = seen.insert(c.id.as_str(), i) {
-            cx.error("duplicate-category", &[K("categories"), I(i), K("id")], format!("category `{}` is declared twice (first as category #{})", c.id, first + 1), "give each category its own id, or merge them");
+            cx.error(
+                "duplicate-category",
+                &[K("categories"), I(i), K("id")],
+                format!("category `{}` is declared twice (first as category #{})", c.id, first + 1),
+                "give each category its own id, or merge them",
+            );
         }
         if c.required {
             let tracking: Vec<&str> = c.consent_mode.iter().filter(|t| t.is_tracking()).map(|t| t.as_str()).collect();
@@ -441,27 +548,61 @@ fn categories(cx: &mut Ctx<'_>, inv: &Inventory) {
             }
         }
         if c.title.is_empty() {
-            cx.error("category-title", &[K("categories"), I(i), K("title")], format!("category `{}` has no title", c.id), "give it a title visitors understand");
+            cx.error(
+                "category-title",
+                &[K("categories"), I(i), K("title")],
+                format!("category `{}` has no title", c.id),
+                "give it a title visitors understand",
+            );
         }
         if !c.required && c.description.is_empty() {
-            cx.error("category-description", &[K("categories"), I(i), K("description")], format!("category `{}` asks for consent without saying what for", c.id), "describe its purpose: consent must be informed (GDPR Art. 4(11))");
+            cx.error(
+                "category-description",
+                &[K("categories"), I(i), K("description")],
+                format!("category `{}` asks for consent without saying what for", c.id),
+                "describe its purpose: consent must be informed (GDPR Art. 4(11))",
+            );
         }
-        if !c.required && !inv.items().any(|it| it.category == c.id) && !inv.services.iter().any(|s| s.category == c.id) {
-            cx.warn("empty-category", &[K("categories"), I(i), K("id")], format!("category `{}` asks for consent but nothing uses it", c.id), "declare its cookies and services, or remove it");
+        if !c.required && !inv.items().any(|it| it.category == c.id) && !inv.services.iter().any(|s| s.category == c.id)
+        {
+            cx.warn(
+                "empty-category",
+                &[K("categories"), I(i), K("id")],
+                format!("category `{}` asks for consent but nothing uses it", c.id),
+                "declare its cookies and services, or remove it",
+            );
         }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn item_rules(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str], array: &'static str, i: usize, item: &Item, is_cookie: bool) {
+fn item_rules(
+    cx: &mut Ctx<'_>,
+    inv: &Inventory,
+    category_ids: &[&str],
+    array: &'static str,
+    i: usize,
+    item: &Item,
+    is_cookie: bool,
+) {
     let at = |k: &'static str| [K(array), I(i), K(k)];
     let lang = inv.default_language();
     match item.pattern() {
-        Err(e) => cx.error("pattern", &at("name"), format!("`{}`: {e}", item.name), "fix the name, or set `match` to `exact`, `prefix` or `regex`"),
+        Err(e) => cx.error(
+            "pattern",
+            &at("name"),
+            format!("`{}`: {e}", item.name),
+            "fix the name, or set `match` to `exact`, `prefix` or `regex`",
+        ),
         Ok(p) => {
             let (kind, text) = p.parts();
             if is_cookie && kind != crate::inventory::MatchKind::Regex && text.chars().any(bad_cookie_name_char) {
-                cx.error("cookie-name", &at("name"), format!("`{}` cannot be a cookie name", item.name), "cookie names cannot contain spaces, control characters or ()<>@,;:\\\"/[]?={}");
+                cx.error(
+                    "cookie-name",
+                    &at("name"),
+                    format!("`{}` cannot be a cookie name", item.name),
+                    "cookie names cannot contain spaces, control characters or ()<>@,;:\\\"/[]?={}",
+                );
             }
         }
     }
@@ -470,7 +611,12 @@ fn item_rules(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str], array: &
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("declare it under [[categories]], or use one of: {}", category_ids.join(", ")),
         };
-        cx.error("unknown-category", &at("category"), format!("`{}` uses category `{}`, which is not declared", item.name, item.category), help);
+        cx.error(
+            "unknown-category",
+            &at("category"),
+            format!("`{}` uses category `{}`, which is not declared", item.name, item.category),
+            help,
+        );
     }
     if let Some(s) = &item.service
         && inv.service(s).is_none()
@@ -480,20 +626,49 @@ fn item_rules(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str], array: &
             Some(x) => format!("did you mean `{x}`?"),
             None => "declare it under [[services]], or remove `service`".into(),
         };
-        cx.error("unknown-service", &at("service"), format!("`{}` names service `{s}`, which is not declared", item.name), help);
+        cx.error(
+            "unknown-service",
+            &at("service"),
+            format!("`{}` names service `{s}`, which is not declared", item.name),
+            help,
+        );
     }
     if item.purpose.is_empty() {
-        cx.error("purpose", &at("purpose"), format!("`{}` has no purpose", item.name), "say what it is for: visitors must be told (GDPR Art. 13(1)(c))");
+        cx.error(
+            "purpose",
+            &at("purpose"),
+            format!("`{}` has no purpose", item.name),
+            "say what it is for: visitors must be told (GDPR Art. 13(1)(c))",
+        );
     }
     match (is_cookie, item.kind) {
-        (true, Some(k)) if k != StorageKind::Cookie => cx.error("storage-kind", &at("kind"), format!("`{}` is under [[cookies]] but says kind `{}`", item.name, k.as_str()), "move it to [[storage]], or remove `kind`"),
-        (false, None) => cx.error("storage-kind", &[K(array), I(i), K("name")], format!("storage item `{}` does not say where it lives", item.name), "add `kind = \"local_storage\"`, `\"session_storage\"` or `\"indexed_db\"`"),
-        (false, Some(StorageKind::Cookie)) => cx.error("storage-kind", &at("kind"), format!("`{}` is a cookie under [[storage]]", item.name), "move it to [[cookies]]"),
+        (true, Some(k)) if k != StorageKind::Cookie => cx.error(
+            "storage-kind",
+            &at("kind"),
+            format!("`{}` is under [[cookies]] but says kind `{}`", item.name, k.as_str()),
+            "move it to [[storage]], or remove `kind`",
+        ),
+        (false, None) => cx.error(
+            "storage-kind",
+            &[K(array), I(i), K("name")],
+            format!("storage item `{}` does not say where it lives", item.name),
+            "add `kind = \"local_storage\"`, `\"session_storage\"` or `\"indexed_db\"`",
+        ),
+        (false, Some(StorageKind::Cookie)) => cx.error(
+            "storage-kind",
+            &at("kind"),
+            format!("`{}` is a cookie under [[storage]]", item.name),
+            "move it to [[cookies]]",
+        ),
         _ => {}
     }
     match item.lifetime() {
         Err(e) => {
-            let help = if is_cookie { "write `session`, `72 hours`, `30 days`, `1 year` or ISO-8601 like `P30D`" } else { "write `session`, `persistent` (never cleared), or a lifetime like `30 days`" };
+            let help = if is_cookie {
+                "write `session`, `72 hours`, `30 days`, `1 year` or ISO-8601 like `P30D`"
+            } else {
+                "write `session`, `persistent` (never cleared), or a lifetime like `30 days`"
+            };
             cx.error("duration", &at("duration"), e.to_string(), help);
         }
         Ok(Some(Duration::Fixed(s))) if is_cookie && s > 400 * crate::duration::DAY => cx.warn(
@@ -505,29 +680,59 @@ fn item_rules(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str], array: &
         _ => {}
     }
     if !is_cookie {
-        for (k, set) in [("domain", item.domain.is_some()), ("path", item.path.is_some()), ("http_only", item.http_only.is_some()), ("secure", item.secure.is_some()), ("same_site", item.same_site.is_some())] {
+        for (k, set) in [
+            ("domain", item.domain.is_some()),
+            ("path", item.path.is_some()),
+            ("http_only", item.http_only.is_some()),
+            ("secure", item.secure.is_some()),
+            ("same_site", item.same_site.is_some()),
+        ] {
             if set {
-                cx.error("cookie-attribute", &at(k), format!("`{k}` is a cookie attribute, but `{}` is web storage", item.name), "remove it");
+                cx.error(
+                    "cookie-attribute",
+                    &at(k),
+                    format!("`{k}` is a cookie attribute, but `{}` is web storage", item.name),
+                    "remove it",
+                );
             }
         }
         return;
     }
     if item.same_site == Some(SameSite::None) && item.secure != Some(true) {
-        cx.error("samesite-none", &at("same_site"), format!("`{}` is `SameSite=None` without `Secure`", item.name), "browsers reject such cookies: add `secure = true`");
+        cx.error(
+            "samesite-none",
+            &at("same_site"),
+            format!("`{}` is `SameSite=None` without `Secure`", item.name),
+            "browsers reject such cookies: add `secure = true`",
+        );
     }
     if let Some(d) = &item.domain
         && !is_host_pattern(d.trim_start_matches('.'))
     {
-        cx.error("cookie-domain", &at("domain"), format!("`{d}` is not a domain"), "write a domain like `.example.com`");
+        cx.error(
+            "cookie-domain",
+            &at("domain"),
+            format!("`{d}` is not a domain"),
+            "write a domain like `.example.com`",
+        );
     }
     if let Some(p) = &item.path
         && !p.starts_with('/')
     {
-        cx.error("cookie-path", &at("path"), format!("path `{p}` does not start with `/`"), "write a path like `/` or `/app`");
+        cx.error(
+            "cookie-path",
+            &at("path"),
+            format!("path `{p}` does not start with `/`"),
+            "write a path like `/` or `/app`",
+        );
     }
     let required = inv.is_required(&item.category);
     if required && looks_like_auth(item, lang) && (item.http_only != Some(true) || item.secure != Some(true)) {
-        let missing: Vec<&str> = [("HttpOnly", item.http_only), ("Secure", item.secure)].into_iter().filter(|(_, v)| *v != Some(true)).map(|(n, _)| n).collect();
+        let missing: Vec<&str> = [("HttpOnly", item.http_only), ("Secure", item.secure)]
+            .into_iter()
+            .filter(|(_, v)| *v != Some(true))
+            .map(|(n, _)| n)
+            .collect();
         cx.warn(
             "insecure-auth-cookie",
             &[K(array), I(i), K("name")],
@@ -541,7 +746,11 @@ fn item_rules(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str], array: &
             Ok(crate::pattern::NamePattern::Prefix(p)) => p,
             _ => item.name.clone(),
         };
-        if let Some(e) = ocd::lookup(&name, domain)
+        // A cookie the site scopes to its own domain, whose name the database only knows from
+        // another party's domain, is the site's own cookie that happens to share a name.
+        let own_domain = item.domain.is_some();
+        if let Some((e, agreement)) = ocd::lookup_detailed(&name, domain)
+            && !(own_domain && agreement == ocd::DomainAgreement::Other)
             && matches!(e.purpose(), Purpose::Analytics | Purpose::Marketing)
         {
             cx.warn(
@@ -565,7 +774,11 @@ fn duplicates(cx: &mut Ctx<'_>, inv: &Inventory) {
     let mut seen: BTreeMap<(StorageKind, String, String), (&'static str, usize)> = BTreeMap::new();
     for (array, items) in [("cookies", &inv.cookies), ("storage", &inv.storage)] {
         for (i, item) in items.iter().enumerate() {
-            let key = (item.storage(), item.name.clone(), item.domain.clone().unwrap_or_default().trim_start_matches('.').to_string());
+            let key = (
+                item.storage(),
+                item.name.clone(),
+                item.domain.clone().unwrap_or_default().trim_start_matches('.').to_string(),
+            );
             if let Some((a, j)) = seen.get(&key) {
                 cx.error(
                     "duplicate-item",
@@ -585,26 +798,51 @@ fn services(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str]) {
     for (i, s) in inv.services.iter().enumerate() {
         let at = |k: &'static str| [K("services"), I(i), K(k)];
         if !is_slug(&s.id) {
-            cx.error("service-id", &at("id"), format!("service id `{}` is not usable", s.id), "use lowercase letters, digits, `-` and `_`, like `youtube`");
+            cx.error(
+                "service-id",
+                &at("id"),
+                format!("service id `{}` is not usable", s.id),
+                "use lowercase letters, digits, `-` and `_`, like `youtube`",
+            );
         }
         if !seen.insert(s.id.as_str()) {
-            cx.error("duplicate-service", &at("id"), format!("service `{}` is declared twice", s.id), "give each service its own id");
+            cx.error(
+                "duplicate-service",
+                &at("id"),
+                format!("service `{}` is declared twice", s.id),
+                "give each service its own id",
+            );
         }
         if !category_ids.contains(&s.category.as_str()) {
             let help = match did_you_mean(&s.category, category_ids.iter().copied()) {
                 Some(x) => format!("did you mean `{x}`?"),
                 None => format!("use one of: {}", category_ids.join(", ")),
             };
-            cx.error("unknown-category", &at("category"), format!("service `{}` uses category `{}`, which is not declared", s.id, s.category), help);
+            cx.error(
+                "unknown-category",
+                &at("category"),
+                format!("service `{}` uses category `{}`, which is not declared", s.id, s.category),
+                help,
+            );
         }
         if let Some(url) = &s.privacy_policy
             && !is_http_url(url)
         {
-            cx.error("url", &at("privacy_policy"), format!("`{url}` is not an http(s) URL"), "link the provider's privacy policy with an https:// address");
+            cx.error(
+                "url",
+                &at("privacy_policy"),
+                format!("`{url}` is not an http(s) URL"),
+                "link the provider's privacy policy with an https:// address",
+            );
         }
         for (j, h) in s.hosts.iter().enumerate() {
             if !is_host_pattern(h) {
-                cx.error("host", &[K("services"), I(i), K("hosts"), I(j)], format!("`{h}` is not a host"), "write a host like `js.stripe.com` or `*.stripe.network`");
+                cx.error(
+                    "host",
+                    &[K("services"), I(i), K("hosts"), I(j)],
+                    format!("`{h}` is not a host"),
+                    "write a host like `js.stripe.com` or `*.stripe.network`",
+                );
             }
         }
         for (j, c) in s.cookies.iter().enumerate() {
@@ -615,7 +853,12 @@ fn services(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str]) {
                         Some(x) => format!("did you mean `{x}`?"),
                         None => "declare it under [[cookies]] or [[storage]]".into(),
                     };
-                    cx.error("unknown-item", &[K("services"), I(i), K("cookies"), I(j)], format!("service `{}` sets `{c}`, which is not declared", s.id), help);
+                    cx.error(
+                        "unknown-item",
+                        &[K("services"), I(i), K("cookies"), I(j)],
+                        format!("service `{}` sets `{c}`, which is not declared", s.id),
+                        help,
+                    );
                 }
                 Some(it) if it.category != s.category && category_ids.contains(&it.category.as_str()) => {
                     if !inv.is_required(&it.category) && inv.is_required(&s.category) {
@@ -635,21 +878,44 @@ fn translations(cx: &mut Ctx<'_>, inv: &Inventory) {
         if let crate::text::Text::PerLanguage(map) = t {
             for l in langs {
                 if !map.contains_key(l) {
-                    cx.warn("missing-translation", &path, format!("{what} has no `{l}` text"), format!("add `{l} = \"...\"`; visitors reading {l} see the {default} text meanwhile"));
+                    cx.warn(
+                        "missing-translation",
+                        &path,
+                        format!("{what} has no `{l}` text"),
+                        format!("add `{l} = \"...\"`; visitors reading {l} see the {default} text meanwhile"),
+                    );
                 }
             }
             for k in map.keys() {
                 if !langs.contains(k) {
-                    cx.warn("unknown-language", &path, format!("{what} has a `{k}` text, but `{k}` is not in site.languages"), format!("add `{k}` to site.languages, or remove the text"));
+                    cx.warn(
+                        "unknown-language",
+                        &path,
+                        format!("{what} has a `{k}` text, but `{k}` is not in site.languages"),
+                        format!("add `{k}` to site.languages, or remove the text"),
+                    );
                 }
             }
         } else if langs.len() > 1 {
-            cx.warn("missing-translation", &path, format!("{what} is given in one language only"), format!("give it per language, like `{{ {} }}`", langs.iter().map(|l| format!("{l} = \"...\"")).collect::<Vec<_>>().join(", ")));
+            cx.warn(
+                "missing-translation",
+                &path,
+                format!("{what} is given in one language only"),
+                format!(
+                    "give it per language, like `{{ {} }}`",
+                    langs.iter().map(|l| format!("{l} = \"...\"")).collect::<Vec<_>>().join(", ")
+                ),
+            );
         }
     };
     for (i, c) in inv.categories.iter().enumerate() {
         check(cx, vec![K("categories"), I(i), K("title")], format!("category `{}` title", c.id), &c.title);
-        check(cx, vec![K("categories"), I(i), K("description")], format!("category `{}` description", c.id), &c.description);
+        check(
+            cx,
+            vec![K("categories"), I(i), K("description")],
+            format!("category `{}` description", c.id),
+            &c.description,
+        );
     }
     for (array, items) in [("cookies", &inv.cookies), ("storage", &inv.storage)] {
         for (i, it) in items.iter().enumerate() {

@@ -193,14 +193,8 @@ pub fn client_config(inv: &Inventory, ctx: &ClientContext) -> ClientConfig {
         declaration: format!("{base}/s/{}/declaration.json", inv.site.id),
         policy_url: format!("{base}/s/{}/cookie-policy", inv.site.id),
         lifetime_days,
-        cookie: CookieSettings {
-            name: inv.banner.cookie_name.clone(),
-            domain: inv.site.cookie_domain.clone(),
-        },
-        signals: SignalSettings {
-            gpc: inv.rules.gpc,
-            dnt: inv.rules.dnt,
-        },
+        cookie: CookieSettings { name: inv.banner.cookie_name.clone(), domain: inv.site.cookie_domain.clone() },
+        signals: SignalSettings { gpc: inv.rules.gpc, dnt: inv.rules.dnt },
         mode: ctx.mode,
         region: ctx.region.clone(),
         languages: langs,

@@ -47,11 +47,7 @@ struct Diff<'a> {
 
 impl Diff<'_> {
     fn push(&mut self, material: bool, path: impl Into<String>, description: impl Into<String>) {
-        self.out.push(Change {
-            material,
-            path: path.into(),
-            description: description.into(),
-        });
+        self.out.push(Change { material, path: path.into(), description: description.into() });
     }
 }
 
@@ -61,11 +57,7 @@ fn item_key(i: &Item) -> String {
 
 /// List the changes from `old` to `new`.
 pub fn diff(old: &Inventory, new: &Inventory) -> Vec<Change> {
-    let mut d = Diff {
-        old,
-        new,
-        out: Vec::new(),
-    };
+    let mut d = Diff { old, new, out: Vec::new() };
     site(&mut d);
     rules(&mut d);
     categories(&mut d);
@@ -89,7 +81,10 @@ fn site(d: &mut Diff<'_>) {
             d.push(false, path, format!("`{a}` became `{b}`"));
         }
     }
-    if o.cookie_domain != n.cookie_domain || o.privacy_policy_url != n.privacy_policy_url || o.intro != n.intro || o.address != n.address
+    if o.cookie_domain != n.cookie_domain
+        || o.privacy_policy_url != n.privacy_policy_url
+        || o.intro != n.intro
+        || o.address != n.address
     {
         d.push(false, "site", "site details or introduction changed");
     }
@@ -115,7 +110,11 @@ fn rules(d: &mut Diff<'_>) {
         d.push(false, "rules.announce_changes", "how changes are announced changed");
     }
     if d.old.banner.enabled != d.new.banner.enabled {
-        d.push(d.new.banner.enabled, "banner.enabled", format!("the banner is now {}", if d.new.banner.enabled { "on" } else { "off" }));
+        d.push(
+            d.new.banner.enabled,
+            "banner.enabled",
+            format!("the banner is now {}", if d.new.banner.enabled { "on" } else { "off" }),
+        );
     }
 }
 
@@ -155,10 +154,18 @@ fn items(d: &mut Diff<'_>) {
     let new_items: Vec<_> = d.new.items().collect();
     for i in new_items {
         let key = item_key(i);
-        let path = format!("{}.{}", if i.storage() == crate::inventory::StorageKind::Cookie { "cookies" } else { "storage" }, i.name);
+        let path = format!(
+            "{}.{}",
+            if i.storage() == crate::inventory::StorageKind::Cookie { "cookies" } else { "storage" },
+            i.name
+        );
         let essential = d.new.is_required(&i.category);
         let Some(o) = old.get(&key) else {
-            d.push(!essential, path, if essential { "a new strictly necessary item" } else { "a new item that needs consent" });
+            d.push(
+                !essential,
+                path,
+                if essential { "a new strictly necessary item" } else { "a new item that needs consent" },
+            );
             continue;
         };
         if o.category != i.category {
@@ -182,7 +189,12 @@ fn items(d: &mut Diff<'_>) {
             }
             _ => {}
         }
-        if o.domain != i.domain || o.path != i.path || o.http_only != i.http_only || o.secure != i.secure || o.same_site != i.same_site {
+        if o.domain != i.domain
+            || o.path != i.path
+            || o.http_only != i.http_only
+            || o.secure != i.secure
+            || o.same_site != i.same_site
+        {
             d.push(false, format!("{path}.attributes"), "cookie attributes changed");
         }
         if o.match_kind != i.match_kind {
@@ -212,7 +224,11 @@ fn services(d: &mut Diff<'_>) {
         }
         let new_hosts: Vec<_> = s.hosts.iter().filter(|h| !o.hosts.contains(h)).collect();
         if !new_hosts.is_empty() {
-            d.push(!essential, format!("{path}.hosts"), format!("now contacts {}", new_hosts.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")));
+            d.push(
+                !essential,
+                format!("{path}.hosts"),
+                format!("now contacts {}", new_hosts.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")),
+            );
         }
         if o.provider != s.provider || o.name != s.name {
             d.push(!essential, format!("{path}.provider"), "provided by a different company");

@@ -41,10 +41,7 @@ pub struct DurationError {
 impl Duration {
     /// Parse a duration (see the module documentation for the accepted forms).
     pub fn parse(input: &str) -> Result<Self, DurationError> {
-        let err = |reason: &str| DurationError {
-            input: input.to_string(),
-            reason: reason.to_string(),
-        };
+        let err = |reason: &str| DurationError { input: input.to_string(), reason: reason.to_string() };
         let s = input.trim();
         if s.is_empty() {
             return Err(err("it is empty; write `session`, `30 days`, `1 year` or `P30D`"));
@@ -63,22 +60,16 @@ impl Duration {
             if num.eq_ignore_ascii_case("and") {
                 continue;
             }
-            let n: u64 = num.parse().map_err(|_| {
-                err("expected a whole number followed by a unit, as in `30 days` or `1 year`")
-            })?;
-            let unit = words
-                .next()
-                .ok_or_else(|| err("the number has no unit; add `hours`, `days`, `months` or `years`"))?;
+            let n: u64 = num
+                .parse()
+                .map_err(|_| err("expected a whole number followed by a unit, as in `30 days` or `1 year`"))?;
+            let unit =
+                words.next().ok_or_else(|| err("the number has no unit; add `hours`, `days`, `months` or `years`"))?;
             let unit = unit.trim_end_matches(',').to_ascii_lowercase();
             let secs = unit_seconds(&unit).ok_or_else(|| {
-                err(&format!(
-                    "unknown unit `{unit}`; use seconds, minutes, hours, days, weeks, months or years"
-                ))
+                err(&format!("unknown unit `{unit}`; use seconds, minutes, hours, days, weeks, months or years"))
             })?;
-            total = n
-                .checked_mul(secs)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| err("it is too long"))?;
+            total = n.checked_mul(secs).and_then(|v| total.checked_add(v)).ok_or_else(|| err("it is too long"))?;
             any = true;
         }
         if !any {
@@ -113,20 +104,11 @@ impl Duration {
             return "session".into();
         };
         let plural = |n: u64, unit: &str| {
-            if n == 1 {
-                format!("1 {unit}")
-            } else {
-                format!("{n} {unit}s")
-            }
+            if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
         };
-        for (size, unit) in [
-            (YEAR, "year"),
-            (MONTH, "month"),
-            (WEEK, "week"),
-            (DAY, "day"),
-            (HOUR, "hour"),
-            (MINUTE, "minute"),
-        ] {
+        for (size, unit) in
+            [(YEAR, "year"), (MONTH, "month"), (WEEK, "week"), (DAY, "day"), (HOUR, "hour"), (MINUTE, "minute")]
+        {
             if s >= size && s % size == 0 {
                 return plural(s / size, unit);
             }
@@ -257,8 +239,20 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_read() {
         for bad in [
-            "", "forever", "30", "30 fortnights", "days 30", "P", "PT", "P30", "PD", "P1D2Y", "0 days",
-            "-1 days", "99999999999999999999 years", "P99999999999999Y",
+            "",
+            "forever",
+            "30",
+            "30 fortnights",
+            "days 30",
+            "P",
+            "PT",
+            "P30",
+            "PD",
+            "P1D2Y",
+            "0 days",
+            "-1 days",
+            "99999999999999999999 years",
+            "P99999999999999Y",
         ] {
             assert!(Duration::parse(bad).is_err(), "{bad:?} should be refused");
         }

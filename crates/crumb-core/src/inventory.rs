@@ -212,11 +212,7 @@ fn default_cookie_name() -> String {
 
 impl Default for BannerSettings {
     fn default() -> Self {
-        BannerSettings {
-            enabled: true,
-            floating_button: true,
-            cookie_name: default_cookie_name(),
-        }
+        BannerSettings { enabled: true, floating_button: true, cookie_name: default_cookie_name() }
     }
 }
 
@@ -324,8 +320,7 @@ impl Category {
         if self.required {
             return false;
         }
-        self.signals_deny
-            .unwrap_or_else(|| matches!(self.purpose(), Purpose::Analytics | Purpose::Marketing))
+        self.signals_deny.unwrap_or_else(|| matches!(self.purpose(), Purpose::Analytics | Purpose::Marketing))
     }
 }
 
@@ -500,9 +495,7 @@ impl Item {
 
     /// Whether a named third party sets it.
     pub fn is_third_party(&self) -> bool {
-        self.provider
-            .as_deref()
-            .is_some_and(|p| !p.is_empty() && p != "first_party")
+        self.provider.as_deref().is_some_and(|p| !p.is_empty() && p != "first_party")
     }
 }
 

@@ -41,11 +41,7 @@ pub fn parse_inventory(src: &str) -> Result<Inventory, Vec<Diagnostic>> {
     let checked = check_source(src);
     match (checked.has_errors(), checked.inventory) {
         (false, Some(inv)) => Ok(inv),
-        _ => Err(checked
-            .diagnostics
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect()),
+        _ => Err(checked.diagnostics.into_iter().filter(|d| d.severity == Severity::Error).collect()),
     }
 }
 

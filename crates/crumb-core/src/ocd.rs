@@ -68,9 +68,27 @@ pub struct OcdEntry {
 }
 
 const NECESSARY_WORDS: &[&str] = &[
-    "session", "authenticat", "log in", "login", "logged", "sign in", "signed in", "security", "csrf", "xsrf",
-    "fraud", "load balanc", "load-balanc", "consent", "cookie preferences", "shopping cart", "cart", "basket",
-    "checkout", "bot", "captcha",
+    "session",
+    "authenticat",
+    "log in",
+    "login",
+    "logged",
+    "sign in",
+    "signed in",
+    "security",
+    "csrf",
+    "xsrf",
+    "fraud",
+    "load balanc",
+    "load-balanc",
+    "consent",
+    "cookie preferences",
+    "shopping cart",
+    "cart",
+    "basket",
+    "checkout",
+    "bot",
+    "captcha",
 ];
 
 impl OcdEntry {
@@ -157,12 +175,29 @@ pub const MIN_FREE_PREFIX: usize = 4;
 /// another domain (third-party scripts often set cookies on the site's own domain, like
 /// `_fbp`). A prefix shorter than [`MIN_FREE_PREFIX`] only matches when the domain agrees.
 pub fn lookup(name: &str, domain: Option<&str>) -> Option<&'static OcdEntry> {
+    lookup_detailed(name, domain).map(|(e, _)| e)
+}
+
+/// How an entry's domain relates to the domain looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainAgreement {
+    /// The entry was seen on another domain.
+    Other,
+    /// The entry is first-party (no domain).
+    FirstParty,
+    /// The entry's domain covers (or is covered by) the domain looked up.
+    Same,
+}
+
+/// Like [`lookup`], also saying how the domains agree.
+pub fn lookup_detailed(name: &str, domain: Option<&str>) -> Option<(&'static OcdEntry, DomainAgreement)> {
     let domain = domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase());
-    let agrees = |e: &OcdEntry| -> u8 {
+    let agrees = |e: &OcdEntry| -> DomainAgreement {
         match (&domain, e.domain.is_empty()) {
-            (_, true) => 1,
-            (Some(d), false) if domain_covers(&e.domain, d) || domain_covers(d, &e.domain) => 2,
-            _ => 0,
+            (_, true) => DomainAgreement::FirstParty,
+            (Some(d), false) if domain_covers(&e.domain, d) || domain_covers(d, &e.domain) => DomainAgreement::Same,
+            _ => DomainAgreement::Other,
         }
     };
     entries()
@@ -173,14 +208,14 @@ pub fn lookup(name: &str, domain: Option<&str>) -> Option<&'static OcdEntry> {
                 return None;
             }
             let a = agrees(e);
-            if e.wildcard && e.name.len() < MIN_FREE_PREFIX && a < 2 {
+            if e.wildcard && e.name.len() < MIN_FREE_PREFIX && a != DomainAgreement::Same {
                 return None;
             }
             let kind = if e.wildcard { 1 } else { 2 };
             Some(((kind, e.name.len(), a), e))
         })
         .max_by(|(a, _), (b, _)| a.cmp(b))
-        .map(|(_, e)| e)
+        .map(|((_, _, a), e)| (e, a))
 }
 
 #[cfg(test)]

@@ -145,19 +145,10 @@ impl Matcher {
                     .chain(inv.services.iter().filter(|s| s.cookies.iter().any(|c| c == &item.name)))
                     .flat_map(|s| s.hosts.iter().cloned())
                     .collect();
-                Some(Entry {
-                    index,
-                    storage: item.storage(),
-                    pattern,
-                    domain: item.domain.clone(),
-                    hosts,
-                })
+                Some(Entry { index, storage: item.storage(), pattern, domain: item.domain.clone(), hosts })
             })
             .collect();
-        Matcher {
-            entries,
-            site_hosts: inv.site.origins.clone(),
-        }
+        Matcher { entries, site_hosts: inv.site.origins.clone() }
     }
 
     /// The index (into [`Inventory::items`]) of the declaration that best fits `obs`.
@@ -182,10 +173,7 @@ impl Matcher {
             // A declared `.example.com` fits cookies on example.com or any subdomain of it.
             return domain_covers(d, domain) || domain_covers(domain, d.trim_start_matches('.'));
         }
-        self.site_hosts
-            .iter()
-            .chain(e.hosts.iter())
-            .any(|h| host_matches(h, domain) || site_shares_parent(h, domain))
+        self.site_hosts.iter().chain(e.hosts.iter()).any(|h| host_matches(h, domain) || site_shares_parent(h, domain))
     }
 }
 
@@ -223,11 +211,7 @@ mod tests {
     }
 
     fn cookie<'a>(name: &'a str, domain: Option<&'a str>) -> Observed<'a> {
-        Observed {
-            storage: StorageKind::Cookie,
-            name,
-            domain,
-        }
+        Observed { storage: StorageKind::Cookie, name, domain }
     }
 
     #[test]
@@ -255,11 +239,7 @@ mod tests {
         assert_eq!(m.find_index(cookie("sid", Some(".example.com"))), Some(1));
         assert_eq!(m.find_index(cookie("sid", Some("tracker.net"))), None);
         // Storage kinds do not mix.
-        let ls = Observed {
-            storage: StorageKind::LocalStorage,
-            name: "sid",
-            domain: None,
-        };
+        let ls = Observed { storage: StorageKind::LocalStorage, name: "sid", domain: None };
         assert_eq!(m.find_index(ls), None);
     }
 

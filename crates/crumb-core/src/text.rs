@@ -64,10 +64,7 @@ impl Text {
     /// Resolve to one map covering every language in `langs`.
     pub fn resolve(&self, langs: &[String]) -> BTreeMap<String, String> {
         let default = langs.first().map(String::as_str).unwrap_or("en");
-        langs
-            .iter()
-            .map(|l| (l.clone(), self.get(l, default).to_string()))
-            .collect()
+        langs.iter().map(|l| (l.clone(), self.get(l, default).to_string())).collect()
     }
 }
 

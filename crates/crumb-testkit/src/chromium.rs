@@ -55,9 +55,7 @@ pub struct Profile {
 impl Profile {
     /// Create a new empty profile.
     pub fn new() -> std::io::Result<Profile> {
-        Ok(Profile {
-            dir: tempfile::Builder::new().prefix("crumb-chromium-").tempdir()?,
-        })
+        Ok(Profile { dir: tempfile::Builder::new().prefix("crumb-chromium-").tempdir()? })
     }
 
     /// Its path, for `--user-data-dir`.

@@ -1,0 +1,62 @@
+//! `crumb`: self-hosted cookie consent and compliance in one binary.
+//!
+//! Each subcommand lives in `cmd/<name>.rs` with its own `Args` and `run`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod input;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Findings or errors in the input (`crumb check` errors, scan findings).
+    pub const FINDINGS: u8 = 1;
+    /// The command itself could not run (bad arguments, unreadable files, a failed scan).
+    pub const FAILURE: u8 = 2;
+    /// `crumb policy diff`: a material change.
+    pub const MATERIAL: u8 = 3;
+}
+
+const ABOUT: &str = "Self-hosted cookie consent and compliance: one inventory file becomes a true cookie policy, \
+a tiny consent banner, a tamper-evident consent ledger, a live-site scanner and a server-side guard.";
+
+const AFTER_HELP: &str = "\
+Quick start:
+  crumb init -o crumb.toml        write a commented starter inventory
+  crumb check                     validate ./crumb.toml
+  crumb policy --format html -o cookie-policy.html
+  crumb demo                      run everything on an example site
+
+Docs: docs/ in the repository, one file per component.";
+
+#[derive(Debug, Parser)]
+#[command(name = "crumb", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(cmd::init::Args),
+    Check(cmd::check::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => cmd::init::run(a),
+        Command::Check(a) => cmd::check::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
