@@ -1,0 +1,1 @@
+//! crumb-server
