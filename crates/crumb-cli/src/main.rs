@@ -44,6 +44,8 @@ struct Cli {
 enum Command {
     Init(cmd::init::Args),
     Check(cmd::check::Args),
+    Serve(cmd::serve::Args),
+    Ledger(cmd::ledger::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Ledger(a) => cmd::ledger::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,3 +2,5 @@
 
 pub mod check;
 pub mod init;
+pub mod ledger;
+pub mod serve;
