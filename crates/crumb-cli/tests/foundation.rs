@@ -50,7 +50,9 @@ fn examples_check_clean() {
 #[test]
 fn diagnostics_point_at_file_line_column() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = std::fs::read_to_string(example("leadsgen.toml")).expect("read").replace("category = \"analytics\"", "category = \"analytic\"");
+    let src = std::fs::read_to_string(example("leadsgen.toml"))
+        .expect("read")
+        .replace("category = \"analytics\"", "category = \"analytic\"");
     let p = write(dir.path(), "crumb.toml", &src);
     let o = crumb(&["check", &p]);
     assert_eq!(code(&o), 1);
@@ -75,7 +77,15 @@ fn bad_input_is_refused_clearly_and_never_panics() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases: Vec<(&str, Vec<u8>, i32, &str)> = vec![
         ("malformed.toml", b"[site\nid = ".to_vec(), 1, "not valid TOML"),
-        ("unknown-key.toml", std::fs::read_to_string(example("leadsgen.toml")).expect("read").replace("[banner]", "[banner]\ncolour = \"red\"").into_bytes(), 1, "unknown field `colour`"),
+        (
+            "unknown-key.toml",
+            std::fs::read_to_string(example("leadsgen.toml"))
+                .expect("read")
+                .replace("[banner]", "[banner]\ncolour = \"red\"")
+                .into_bytes(),
+            1,
+            "unknown field `colour`",
+        ),
         ("wrong-type.toml", b"[site]\nid = 5\n".to_vec(), 1, "invalid type"),
         ("empty.toml", Vec::new(), 1, "the inventory is empty"),
         ("binary.toml", vec![0xff, 0xfe, 0x00, 0x41], 2, "is not UTF-8"),

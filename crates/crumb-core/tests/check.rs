@@ -402,3 +402,26 @@ fn hostile_bytes_never_panic() {
         let _ = check_source(src);
     }
 }
+
+#[test]
+fn retain_must_be_a_period() {
+    expect(&with("[rules]\nretain = \"session\""), "retain", Severity::Error, Some("session"));
+}
+
+#[test]
+fn every_diagnostic_code_has_a_test() {
+    let src = include_str!("../src/check.rs");
+    let tests = include_str!("check.rs");
+    let code = regex::Regex::new(r#"(?:cx\.(?:error|warn)\(\s*|code: |code = )"([a-z-]+)""#).expect("regex");
+    let mut missing = Vec::new();
+    let found = code.captures_iter(src).count();
+    assert!(found > 50, "the code pattern found only {found} diagnostics");
+    for cap in code.captures_iter(src) {
+        let c = &cap[1];
+        // `invalid` is the fallback for serde errors the other codes do not describe.
+        if c != "invalid" && !tests.contains(&format!("\"{c}\"")) {
+            missing.push(c.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "diagnostics without a test: {missing:?}");
+}
