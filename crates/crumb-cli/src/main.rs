@@ -44,6 +44,7 @@ struct Cli {
 enum Command {
     Init(cmd::init::Args),
     Check(cmd::check::Args),
+    Policy(cmd::policy::Args),
     Serve(cmd::serve::Args),
     Ledger(cmd::ledger::Args),
 }
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Policy(a) => cmd::policy::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Ledger(a) => cmd::ledger::run(a),
     };

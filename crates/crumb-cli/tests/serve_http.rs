@@ -28,6 +28,25 @@ fn contract(db: Option<&str>) {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["gpc"], serde_json::Value::Bool(true));
 
+    // Policy pages and the declaration, carrying the policy version.
+    let r = srv.request("GET", "/s/leadsgen/cookie-policy", &[], None);
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/html")));
+    assert!(r.body.contains("__stripe_mid") && r.body.contains(&v), "HTML policy names cookies and the version");
+    assert_eq!(r.header("x-crumb-policy-version"), Some(v.as_str()));
+    let r = srv.request("GET", "/s/leadsgen/cookie-policy.md", &[], None);
+    assert!(r.status == 200 && r.header("content-type").is_some_and(|c| c.starts_with("text/markdown")));
+    let r = srv.request("GET", "/s/leadsgen/cookie-policy.json", &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["policy_version"].as_str(), Some(v.as_str()));
+    let r = srv.request("GET", "/s/leadsgen/declaration.json", &[], None);
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains(&v) && r.body.contains("__stripe_mid"));
+    let r = srv.request("GET", "/s/nosuchsite/cookie-policy", &[], None);
+    assert_eq!((r.status, r.error_code().as_str()), (404, "unknown_site"));
+    let r = srv.request("GET", "/s/leadsgen/cookie-policy?lang=xx", &[], None);
+    assert_eq!((r.status, r.error_code().as_str()), (404, "unknown_language"));
+
     // A first decision: 201 with a receipt.
     let r = srv.request(
         "POST",

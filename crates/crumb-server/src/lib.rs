@@ -80,6 +80,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Writer tuning.
     pub ledger: LedgerOptions,
+    /// Public base URL, used in links the policy pages print.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -93,6 +95,7 @@ impl ServerConfig {
             dev: false,
             trusted_proxies: Vec::new(),
             ledger: LedgerOptions::default(),
+            public_url: None,
         }
     }
 
@@ -129,6 +132,7 @@ impl Server {
                 dev: config.dev,
                 trusted_proxies: config.trusted_proxies.clone(),
                 rate_limit: config.rate_limit,
+                public_url: config.public_url.clone(),
             },
             table,
         );

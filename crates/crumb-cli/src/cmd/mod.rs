@@ -3,4 +3,5 @@
 pub mod check;
 pub mod init;
 pub mod ledger;
+pub mod policy;
 pub mod serve;

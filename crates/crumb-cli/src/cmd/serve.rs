@@ -40,6 +40,9 @@ pub struct Args {
     /// A reverse proxy whose X-Forwarded-For is trusted (repeatable; comma-separated in the env).
     #[arg(long = "trusted-proxy", env = "CRUMB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxy: Vec<IpAddr>,
+    /// Public base URL of this server (`https://consent.example.com`), for links in the policy pages.
+    #[arg(long, env = "CRUMB_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Data directory for keys and the default database.
     #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
     pub data_dir: PathBuf,
@@ -92,6 +95,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
         cfg.rate_limit = args.rate_limit;
         cfg.dev = args.dev;
         cfg.trusted_proxies = args.trusted_proxy.clone();
+        cfg.public_url = args.public_url.clone();
         let server = Server::start(cfg).await.map_err(|e| miette!(help = help_for(&e), "{e}"))?;
         let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
             miette!(
