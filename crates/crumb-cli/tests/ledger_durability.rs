@@ -14,15 +14,17 @@ use support::*;
 
 /// Acknowledged receipts: consent id -> hash.
 type Acked = Arc<Mutex<HashMap<String, String>>>;
+/// Answers by status.
+type Statuses = Arc<Mutex<HashMap<u16, u64>>>;
 
 /// `threads` clients posting until `stop`; returns acknowledged receipts and status counts.
 fn load(
     port: impl Fn() -> u16 + Send + Sync + 'static,
     threads: usize,
     stop: Arc<AtomicBool>,
-) -> (Acked, Arc<Mutex<HashMap<u16, u64>>>, Vec<std::thread::JoinHandle<()>>) {
+) -> (Acked, Statuses, Vec<std::thread::JoinHandle<()>>) {
     let acked: Acked = Arc::default();
-    let statuses: Arc<Mutex<HashMap<u16, u64>>> = Arc::default();
+    let statuses: Statuses = Arc::default();
     let v = leadsgen_version();
     let port = Arc::new(port);
     let handles = (0..threads)
@@ -39,7 +41,7 @@ fn load(
                         "POST",
                         "/api/v1/consents",
                         &[("Origin", ORIGIN), ("Content-Type", "application/json")],
-                        Some(consent(&v, (i + t as u64) % 2 == 0, None).as_bytes()),
+                        Some(consent(&v, (i + t as u64).is_multiple_of(2), None).as_bytes()),
                     );
                     *statuses.lock().expect("lock").entry(r.status).or_default() += 1;
                     if r.status == 201 {
@@ -266,7 +268,7 @@ fn two_servers_on_one_postgres_write_separate_chains_and_verify_covers_both() {
     let flip = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (acked, _s, handles) =
-        load(move || if flip.fetch_add(1, Ordering::Relaxed) % 2 == 0 { pa } else { pb }, 4, stop.clone());
+        load(move || if flip.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) { pa } else { pb }, 4, stop.clone());
     let t0 = Instant::now();
     while acked.lock().expect("lock").len() < 400 && t0.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));

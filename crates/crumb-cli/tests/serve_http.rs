@@ -91,7 +91,8 @@ fn contract(db: Option<&str>) {
 
     // Every bad input: its status, a JSON error, nothing stored.
     let json = [("Origin", ORIGIN), ("Content-Type", "application/json")];
-    let bad: Vec<(u16, &str, String, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (u16, &'a str, String, Vec<(&'a str, &'a str)>);
+    let bad: Vec<Case> = vec![
         (400, "bad_request", "{not json".into(), json.to_vec()),
         (
             400,

@@ -68,6 +68,7 @@ impl Serve {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("crumb serve did not start:\n{}", seen.join("\n"));
                 }
             }
