@@ -147,9 +147,14 @@ impl AppState {
     }
 }
 
-/// The router: every route of `crumb serve` except the banner and the dashboard, which their
-/// crates add with `.route(...)` / `.merge(...)` on the returned router before `with_state`-free use.
+/// The router: every route of `crumb serve` except the banner and the dashboard.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes merged in (the banner's `/s/{site}/banner.js`, the
+/// dashboard's `/admin/...`); they get the same state, metrics and error fallback.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let api = Router::new()
         .route("/api/v1/consents", post(post_consent).options(preflight))
         .route("/api/v1/consents/{consent_id}", get(get_history).options(preflight))
@@ -165,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .route("/s/{site}/cookie-policy.json", get(policy_json))
         .route("/s/{site}/declaration.json", get(declaration))
         .merge(api)
+        .merge(extra)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)

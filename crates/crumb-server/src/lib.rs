@@ -23,7 +23,7 @@ pub mod openapi;
 pub mod secrets;
 pub mod sites;
 
-pub use app::{AppState, StateOptions, router};
+pub use app::{AppState, StateOptions, router, router_with};
 pub use error::ApiError;
 
 /// Why the server could not start or run.
