@@ -44,6 +44,7 @@ struct Cli {
 enum Command {
     Init(cmd::init::Args),
     Check(cmd::check::Args),
+    Scan(cmd::scan::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Scan(a) => cmd::scan::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

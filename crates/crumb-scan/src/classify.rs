@@ -9,9 +9,9 @@
 //!    third-party cookie with no other clue is marketing). With no clue at all the guess is
 //!    `functional` at low confidence: it needs consent, and a person should look at it.
 
+use crumb_core::StorageKind;
 use crumb_core::inventory::Purpose;
 use crumb_core::ocd::{self, DomainAgreement};
-use crumb_core::StorageKind;
 use serde::{Deserialize, Serialize};
 
 /// Where a suggestion comes from.
@@ -82,7 +82,14 @@ pub struct Clues<'a> {
 impl<'a> Clues<'a> {
     /// Clues from just a name and domain.
     pub fn name(name: &'a str, domain: Option<&'a str>) -> Clues<'a> {
-        Clues { name, domain, storage: StorageKind::Cookie, third_party: false, lifetime_seconds: None, value_length: None }
+        Clues {
+            name,
+            domain,
+            storage: StorageKind::Cookie,
+            third_party: false,
+            lifetime_seconds: None,
+            value_length: None,
+        }
     }
 }
 
@@ -222,7 +229,11 @@ fn guess(c: Clues<'_>) -> (Purpose, f32, String) {
         return (Purpose::Marketing, 0.45, "guess: set on a third-party domain".into());
     }
     if long_lived && id_like {
-        return (Purpose::Analytics, 0.4, "guess: a first-party identifier kept for months recognises returning visitors".into());
+        return (
+            Purpose::Analytics,
+            0.4,
+            "guess: a first-party identifier kept for months recognises returning visitors".into(),
+        );
     }
     (Purpose::Functional, 0.25, "guess: no known name, shape or host; needs a person to look at it".into())
 }

@@ -66,7 +66,11 @@ pub struct Frontier {
 impl Frontier {
     /// A frontier for the site of `start`.
     pub fn new(start: &Url) -> Frontier {
-        Frontier { site: site_of(start.host_str().unwrap_or_default()), seen: HashSet::new(), queue: Default::default() }
+        Frontier {
+            site: site_of(start.host_str().unwrap_or_default()),
+            seen: HashSet::new(),
+            queue: Default::default(),
+        }
     }
 
     /// Whether `u` is on the scanned site.

@@ -132,7 +132,8 @@ fn attach_services(inv: &mut Inventory, items: &mut [Item], hosts: &[(String, us
     };
     for (host, idx) in hosts {
         let Some(item) = items.get_mut(*idx) else { continue };
-        let existing = inv.services.iter().position(|s| s.hosts.iter().any(|h| crumb_core::inventory::host_matches(h, host)));
+        let existing =
+            inv.services.iter().position(|s| s.hosts.iter().any(|h| crumb_core::inventory::host_matches(h, host)));
         let si = match existing {
             Some(si) => si,
             None => {
@@ -142,7 +143,11 @@ fn attach_services(inv: &mut Inventory, items: &mut [Item], hosts: &[(String, us
                     .collect::<String>()
                     .trim_matches('-')
                     .to_string();
-                let id = if inv.service(&id).is_some() || id.is_empty() { format!("host-{}", inv.services.len() + 1) } else { id };
+                let id = if inv.service(&id).is_some() || id.is_empty() {
+                    format!("host-{}", inv.services.len() + 1)
+                } else {
+                    id
+                };
                 inv.services.push(crumb_core::Service {
                     id,
                     name: item.provider.clone().unwrap_or_else(|| host.clone()),
@@ -223,7 +228,11 @@ pub fn draft(report: &ScanReport, existing: Option<&str>) -> Result<String, Draf
             ),
         };
         let provider = if o.third_party {
-            Some(ocd.map(|e| e.controller.trim().to_string()).filter(|c| !c.is_empty()).unwrap_or(o.domain.trim_start_matches('.').to_string()))
+            Some(
+                ocd.map(|e| e.controller.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(o.domain.trim_start_matches('.').to_string()),
+            )
         } else {
             None
         };

@@ -98,7 +98,11 @@ fn finding(kind: FindingKind, severity: Severity, o: &ObservedItem, evidence: St
 fn describe(o: &ObservedItem) -> String {
     let mut s = format!("{} `{}` on {}", o.storage.as_str(), o.name, o.domain);
     if let Some(by) = &o.set_by {
-        s.push_str(&format!(", set by {} {}", if by.kind == crate::model::SetByKind::Response { "response" } else { "script" }, by.url));
+        s.push_str(&format!(
+            ", set by {} {}",
+            if by.kind == crate::model::SetByKind::Response { "response" } else { "script" },
+            by.url
+        ));
     }
     s
 }
@@ -185,7 +189,8 @@ pub fn analyze(inv: &Inventory, report: &ScanReport) -> Vec<Finding> {
                 f.suggestion = Some(s.clone());
                 c.add(f);
                 if s.purpose != Purpose::Necessary {
-                    let why = format!("undeclared, and suggested {} rather than strictly necessary", s.purpose.as_str());
+                    let why =
+                        format!("undeclared, and suggested {} rather than strictly necessary", s.purpose.as_str());
                     push_phase_finding(&mut c, o, &why);
                 }
             }

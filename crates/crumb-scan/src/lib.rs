@@ -170,9 +170,8 @@ pub async fn scan_with(
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ScanReport, ScanError> {
     let started = Instant::now();
-    let started_at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let started_at =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let deadline = tokio::time::Instant::now() + opts.scan_timeout;
     let product = browser.version().await.map(|v| v.product).unwrap_or_else(|_| "unknown".into());
     progress(Progress::Started { browser: product.clone() });
@@ -195,9 +194,8 @@ pub async fn scan_with(
     let mut frontier = Frontier::new(&opts.url);
     let mut skipped = Vec::new();
     frontier.push(&opts.url, "start");
-    let (robots, sitemap_urls) = tokio::time::timeout(opts.page_timeout * 2, discover(browser, &opts.url))
-        .await
-        .unwrap_or_default();
+    let (robots, sitemap_urls) =
+        tokio::time::timeout(opts.page_timeout * 2, discover(browser, &opts.url)).await.unwrap_or_default();
     let start_path = match opts.url.query() {
         Some(q) => format!("{}?{q}", opts.url.path()),
         None => opts.url.path().to_string(),
@@ -319,8 +317,8 @@ async fn scan_page(
     let mut links = Vec::new();
     for phase in Phase::ALL {
         let v = observe::visit(browser, &url, phase, site, opts).await;
-        let unusable = v.result.final_url.is_none()
-            || v.result.errors.iter().any(|e| e.starts_with("redirected off-site"));
+        let unusable =
+            v.result.final_url.is_none() || v.result.errors.iter().any(|e| e.starts_with("redirected off-site"));
         if phase == Phase::BeforeConsent {
             links = v.links;
         }

@@ -256,10 +256,16 @@ impl FindingKind {
     pub fn describe(self) -> &'static str {
         match self {
             FindingKind::Undeclared => "A cookie or storage item the site sets is missing from its inventory.",
-            FindingKind::SetBeforeConsent => "A non-essential cookie or storage item is present before the visitor consented.",
-            FindingKind::SetAfterReject => "A non-essential cookie or storage item is present after the visitor rejected it.",
+            FindingKind::SetBeforeConsent => {
+                "A non-essential cookie or storage item is present before the visitor consented."
+            }
+            FindingKind::SetAfterReject => {
+                "A non-essential cookie or storage item is present after the visitor rejected it."
+            }
             FindingKind::ThirdPartyBeforeConsent => "A third-party host is contacted before the visitor consented.",
-            FindingKind::AttributeMismatch => "A cookie's Domain, Path, HttpOnly, Secure or SameSite differs from the inventory.",
+            FindingKind::AttributeMismatch => {
+                "A cookie's Domain, Path, HttpOnly, Secure or SameSite differs from the inventory."
+            }
             FindingKind::ExpiryExceedsDeclared => "A cookie lives longer than the inventory tells visitors.",
             FindingKind::DeclaredNotObserved => "A declared item was not seen on any scanned page in any phase.",
         }

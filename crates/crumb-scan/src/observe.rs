@@ -255,10 +255,11 @@ async fn run(
             && matches!(parsed.scheme(), "http" | "https" | "ws" | "wss")
             && !is_first_party(h, &site_owned, &extra)
         {
-            g.hosts
-                .entry(h.to_string())
-                .and_modify(|t| t.requests += 1)
-                .or_insert(ThirdPartyHost { host: h.to_string(), first_url: u, requests: 1 });
+            g.hosts.entry(h.to_string()).and_modify(|t| t.requests += 1).or_insert(ThirdPartyHost {
+                host: h.to_string(),
+                first_url: u,
+                requests: 1,
+            });
         }
     });
     listen!(EventResponseReceivedExtraInfo, |g: &mut Net, ev: &Arc<EventResponseReceivedExtraInfo>| {
@@ -299,7 +300,9 @@ async fn run(
     // Load.
     let mut loaded = true;
     match tokio::time::timeout(opts.page_timeout, page.goto(NavigateParams::new(url.as_str()))).await {
-        Err(_) => result.errors.push(format!("the page did not finish loading within {} s", opts.page_timeout.as_secs())),
+        Err(_) => {
+            result.errors.push(format!("the page did not finish loading within {} s", opts.page_timeout.as_secs()))
+        }
         Ok(Err(e)) => {
             result.errors.push(format!("the page could not be loaded: {e}"));
             loaded = false;

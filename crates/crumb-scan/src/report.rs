@@ -184,7 +184,11 @@ td,th{{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
         secs = report.duration_ms as f64 / 1000.0,
         browser = esc(&report.browser),
         blocked = if report.third_party_cookies_blocked { ", third-party cookies blocked" } else { "" },
-        inv = report.inventory.as_deref().map(|i| format!(", checked against <code>{}</code>", esc(i))).unwrap_or_default(),
+        inv = report
+            .inventory
+            .as_deref()
+            .map(|i| format!(", checked against <code>{}</code>", esc(i)))
+            .unwrap_or_default(),
         cookies = s.cookies,
         storage = s.storage_items,
         hosts = s.third_party_hosts,
@@ -240,7 +244,12 @@ td,th{{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
     }
     out.push_str("<h2>Pages</h2>");
     for page in &report.pages {
-        let _ = write!(out, "<h3><a href=\"{u}\">{u}</a> <small>({})</small></h3>", esc(&page.found_via), u = esc(&page.url));
+        let _ = write!(
+            out,
+            "<h3><a href=\"{u}\">{u}</a> <small>({})</small></h3>",
+            esc(&page.found_via),
+            u = esc(&page.url)
+        );
         out.push_str("<div class=shots>");
         for ph in &page.phases {
             if let Some(img) = &ph.screenshot {

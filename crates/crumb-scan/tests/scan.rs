@@ -22,10 +22,7 @@ fn options(url: &str) -> ScanOptions {
 }
 
 fn seen(r: &ScanReport, phase: Phase) -> BTreeSet<(StorageKind, String, String)> {
-    r.observations()
-        .filter(|o| o.phase == phase)
-        .map(|o| (o.storage, o.name.clone(), o.domain.clone()))
-        .collect()
+    r.observations().filter(|o| o.phase == phase).map(|o| (o.storage, o.name.clone(), o.domain.clone())).collect()
 }
 
 fn set(items: &[(StorageKind, &str, &str)]) -> BTreeSet<(StorageKind, String, String)> {
@@ -101,16 +98,26 @@ async fn fixture_site_observations_and_findings() {
     assert_eq!((frame.secure, frame.same_site.as_deref()), (Some(true), Some("None")));
     assert_eq!(frame.set_by.as_ref().map(|b| b.url.clone()), Some(format!("{}/frame", sites.third)));
     let tp_js = get(Phase::AfterAccept, "tp_js");
-    assert_eq!(tp_js.set_by.as_ref().map(|b| (b.kind, b.url.clone())), Some((SetByKind::Script, format!("{}/tp.js", sites.third))));
+    assert_eq!(
+        tp_js.set_by.as_ref().map(|b| (b.kind, b.url.clone())),
+        Some((SetByKind::Script, format!("{}/tp.js", sites.third)))
+    );
     let an = get(Phase::AfterAccept, "_an_id");
     assert_eq!(an.set_by.as_ref().map(|b| b.url.clone()), Some(format!("{}/banner.js", sites.first)));
     let px = get(Phase::AfterAccept, "px");
-    assert_eq!(px.set_by.as_ref().map(|b| (b.kind, b.url.clone())), Some((SetByKind::Response, format!("{}/pixel.gif", sites.third))));
+    assert_eq!(
+        px.set_by.as_ref().map(|b| (b.kind, b.url.clone())),
+        Some((SetByKind::Response, format!("{}/pixel.gif", sites.third)))
+    );
     assert!(get(Phase::BeforeConsent, "tp_ls").origin.as_deref().is_some_and(|o| o.starts_with("http://localhost:")));
 
     // Third-party hosts.
     let hosts = |phase: Phase| -> Vec<String> {
-        page.phases.iter().filter(|p| p.phase == phase).flat_map(|p| p.third_party_hosts.iter().map(|h| h.host.clone())).collect()
+        page.phases
+            .iter()
+            .filter(|p| p.phase == phase)
+            .flat_map(|p| p.third_party_hosts.iter().map(|h| h.host.clone()))
+            .collect()
     };
     assert_eq!(hosts(Phase::BeforeConsent), vec!["localhost".to_string()]);
 
@@ -150,7 +157,8 @@ async fn fixture_site_observations_and_findings() {
         }
     }
     // Strictly necessary items are never reported as set before consent.
-    assert!(!r.findings.iter().any(|f| f.kind == FindingKind::SetBeforeConsent && ["sid", "lb", "prefs", "ui_state", "tab_id"].contains(&f.name.as_str())));
+    assert!(!r.findings.iter().any(|f| f.kind == FindingKind::SetBeforeConsent
+        && ["sid", "lb", "prefs", "ui_state", "tab_id"].contains(&f.name.as_str())));
     assert!(r.has_errors());
 
     // Reports render; the draft inventory passes crumb check and declares everything seen.
@@ -174,7 +182,12 @@ async fn fixture_site_observations_and_findings() {
     }
     let merged = crumb_scan::draft::draft(&r, Some(&src)).expect("a merge");
     let merged = crumb_core::parse_inventory(&merged).expect("the merge passes crumb check");
-    assert_eq!(merged.cookies.len(), 10, "only _ga_TEST1 was added: {:?}", merged.cookies.iter().map(|c| &c.name).collect::<Vec<_>>());
+    assert_eq!(
+        merged.cookies.len(),
+        10,
+        "only _ga_TEST1 was added: {:?}",
+        merged.cookies.iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
     assert!(merged.cookies.iter().any(|c| c.name == "_ga_*" && c.category == "analytics"));
 
     // --- The crawl: sitemap, links, robots.txt, and pages that misbehave. ---
@@ -189,15 +202,26 @@ async fn fixture_site_observations_and_findings() {
     assert_eq!(r.pages[0].url, format!("{}/", sites.first), "start page first");
     let via = |u: &str| r.pages.iter().find(|p| p.url.ends_with(u)).map(|p| p.found_via.clone());
     assert_eq!(via("/hang").as_deref(), Some("sitemap"));
-    assert!(r.skipped.iter().any(|s| s.url.ends_with("/private/secret") && s.reason == "robots_txt"), "{:?}", r.skipped);
+    assert!(
+        r.skipped.iter().any(|s| s.url.ends_with("/private/secret") && s.reason == "robots_txt"),
+        "{:?}",
+        r.skipped
+    );
     let errors = |u: &str| -> Vec<String> {
-        r.pages.iter().find(|p| p.url.ends_with(u)).map(|p| p.phases.iter().flat_map(|ph| ph.errors.clone()).collect()).unwrap_or_default()
+        r.pages
+            .iter()
+            .find(|p| p.url.ends_with(u))
+            .map(|p| p.phases.iter().flat_map(|ph| ph.errors.clone()).collect())
+            .unwrap_or_default()
     };
     assert!(errors("/hang").iter().any(|e| e.contains("did not finish loading")), "{:?}", errors("/hang"));
     assert!(errors("/offsite").iter().any(|e| e.starts_with("redirected off-site")), "{:?}", errors("/offsite"));
     assert!(errors("/broken").is_empty(), "{:?}", errors("/broken"));
     assert!(r.observations().any(|o| o.name == "broken_seen"));
-    let many = r.observations().filter(|o| o.page.ends_with("/many") && o.phase == Phase::BeforeConsent && o.name.starts_with("many")).count();
+    let many = r
+        .observations()
+        .filter(|o| o.page.ends_with("/many") && o.phase == Phase::BeforeConsent && o.name.starts_with("many"))
+        .count();
     assert!(many >= 100, "thousands of cookies are recorded as far as the browser keeps them: {many}");
     assert_eq!(r.pages.iter().find(|p| p.url.ends_with("/about")).map(|p| p.phases.len()), Some(3));
     assert!(r.findings.is_empty(), "no inventory, no findings");
@@ -227,8 +251,11 @@ async fn third_party_cookies_blocked_on_request() {
     o.block_third_party_cookies = true;
     let r = scan_with(&running.browser, &o, &|_| {}).await.expect("scan runs");
     assert!(r.third_party_cookies_blocked);
-    let names: BTreeSet<String> =
-        r.observations().filter(|o| o.phase == Phase::AfterAccept && o.storage == StorageKind::Cookie).map(|o| o.name.clone()).collect();
+    let names: BTreeSet<String> = r
+        .observations()
+        .filter(|o| o.phase == Phase::AfterAccept && o.storage == StorageKind::Cookie)
+        .map(|o| o.name.clone())
+        .collect();
     assert!(!names.contains("tp_frame") && !names.contains("px"), "{names:?}");
     assert!(names.contains("sid") && names.contains("tp_js"), "{names:?}");
     running.close().await;
