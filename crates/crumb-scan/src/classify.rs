@@ -1,5 +1,11 @@
 //! Suggested categories for undeclared items.
 //!
+//! 0. Two name rules come first, because they state the purpose more reliably than a
+//!    platform's listing: a name that records the visitor's consent choice (`consent`,
+//!    `cookies_policy`, `opt_out`, `do_not_track`, ...) is strictly necessary (consent
+//!    cookies are exempt from consent, Article 29 Working Party Opinion 04/2012), and a
+//!    name matched only by a platform-wide prefix (`_vercel_*`) whose rest says `analytics`
+//!    is analytics.
 //! 1. The Open Cookie Database ([`crumb_core::ocd::lookup_detailed`]: exact name beats
 //!    prefix, longest prefix wins, domain-aware). The matched entry is the evidence.
 //! 2. Otherwise a guess, marked `source = "guess"` with a confidence, from (in order):
@@ -95,7 +101,37 @@ impl<'a> Clues<'a> {
 
 /// Suggest a purpose for an item.
 pub fn suggest(c: Clues<'_>) -> Suggestion {
-    if let Some((e, agreement)) = ocd::lookup_detailed(c.name, c.domain) {
+    let lower = c.name.to_ascii_lowercase();
+    if let Some(w) = CONSENT_WORDS.iter().find(|w| lower.contains(*w)) {
+        return Suggestion {
+            purpose: Purpose::Necessary,
+            category: None,
+            source: SuggestionSource::Guess,
+            confidence: 0.8,
+            reason: format!(
+                "rule: the name contains `{w}`, so it records the consent choice, which needs no consent (WP29 Opinion 04/2012)"
+            ),
+            ocd: None,
+        };
+    }
+    let found = ocd::lookup_detailed(c.name, c.domain);
+    if let Some((e, _)) = found
+        && e.wildcard
+        && lower[e.name.len().min(lower.len())..].contains("analytic")
+    {
+        return Suggestion {
+            purpose: Purpose::Analytics,
+            category: None,
+            source: SuggestionSource::Guess,
+            confidence: 0.75,
+            reason: format!(
+                "rule: only the platform prefix `{}*` is known, and the rest of the name says analytics",
+                e.name
+            ),
+            ocd: None,
+        };
+    }
+    if let Some((e, agreement)) = found {
         let (purpose, why) = e.purpose_reason();
         let confidence = match (e.wildcard, agreement) {
             (false, DomainAgreement::Same) => 0.95,
@@ -129,6 +165,24 @@ pub fn suggest(c: Clues<'_>) -> Suggestion {
     let (purpose, confidence, reason) = guess(c);
     Suggestion { purpose, category: None, source: SuggestionSource::Guess, confidence, reason, ocd: None }
 }
+
+/// Words of names that record the visitor's consent choice.
+const CONSENT_WORDS: &[&str] = &[
+    "consent",
+    "cookies_policy",
+    "cookie_policy",
+    "cookies_pref",
+    "cookie_pref",
+    "cookie-perm",
+    "cookie_perm",
+    "opt_out",
+    "optout",
+    "opt-out",
+    "opt_in",
+    "do_not_track",
+    "optanon",
+    "cookielaw",
+];
 
 /// Name fragments and the purpose they suggest, most specific first. Matched against the
 /// lowercased name; `^` anchors at the start.
@@ -254,6 +308,17 @@ mod tests {
         assert_eq!(s.purpose, Purpose::Analytics);
         assert_eq!(s.ocd.as_ref().map(|o| o.name.as_str()), Some("_ga_"));
         assert!(s.reason.contains("Google Analytics"), "{}", s.reason);
+    }
+
+    #[test]
+    fn consent_and_analytics_name_rules() {
+        let s = suggest(Clues::name("mtm_consent", None));
+        assert_eq!(s.purpose, Purpose::Necessary);
+        assert!(s.reason.starts_with("rule:"));
+        let v = suggest(Clues::name("_vercel_analytics", None));
+        assert_eq!(v.purpose, Purpose::Analytics);
+        // An exact database entry is not overridden by the analytics rule.
+        assert_eq!(suggest(Clues::name("_ga", None)).source, SuggestionSource::OpenCookieDatabase);
     }
 
     #[test]

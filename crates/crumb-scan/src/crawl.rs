@@ -103,6 +103,9 @@ impl Frontier {
     }
 }
 
+/// One `robots.txt` group: its user agents and its `(allow, path)` rules.
+type Group = (Vec<String>, Vec<(bool, String)>);
+
 /// The rules of a `robots.txt` that apply to Crumb.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Robots {
@@ -119,7 +122,7 @@ impl Robots {
     pub fn parse(text: &str) -> Robots {
         let mut sitemaps = Vec::new();
         // Groups: (agents, rules).
-        let mut groups: Vec<(Vec<String>, Vec<(bool, String)>)> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         let mut in_agents = false;
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("").trim();

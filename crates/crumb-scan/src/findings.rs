@@ -334,3 +334,18 @@ fn push_phase_finding(c: &mut Collector, o: &ObservedItem, why: &str) {
     let when = if o.phase == Phase::BeforeConsent { "before any consent" } else { "after \"Reject all\"" };
     c.add(finding(kind, Severity::Error, o, format!("{} present {when}: {why}", describe(o))));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_slack() {
+        let day = crumb_core::duration::DAY;
+        assert!(!exceeds(Duration::Fixed(30 * day), Duration::Fixed(30 * day)));
+        assert!(!exceeds(Duration::Fixed(30 * day + 50), Duration::Fixed(30 * day)));
+        assert!(exceeds(Duration::Fixed(31 * day), Duration::Fixed(30 * day)));
+        assert!(exceeds(Duration::Fixed(10), Duration::Session));
+        assert!(!exceeds(Duration::Session, Duration::Fixed(10)));
+    }
+}

@@ -9,7 +9,9 @@ use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::network::{
     EventRequestWillBeSent, EventResponseReceived, EventResponseReceivedExtraInfo, ResourceType,
 };
-use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, NavigateParams};
+use chromiumoxide::cdp::browser_protocol::page::{
+    CaptureScreenshotFormat, EventJavascriptDialogOpening, HandleJavaScriptDialogParams, NavigateParams,
+};
 use chromiumoxide::cdp::browser_protocol::storage::GetCookiesParams;
 use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
 use chromiumoxide::cdp::js_protocol::runtime::{AddBindingParams, EvaluateParams, EventBindingCalled};
@@ -290,6 +292,19 @@ async fn run(
             g.script_sets.push((c, s, p));
         }
     });
+    // alert(), confirm() and prompt() would block the page's scripts (and this scanner's):
+    // dismiss every dialog as it opens.
+    match page.event_listener::<EventJavascriptDialogOpening>().await {
+        Ok(mut dialogs) => {
+            let page = page.clone();
+            tasks.push(tokio::spawn(async move {
+                while dialogs.next().await.is_some() {
+                    let _ = page.execute(HandleJavaScriptDialogParams::new(false)).await;
+                }
+            }));
+        }
+        Err(e) => result.errors.push(format!("could not listen to DevTools events: {e}")),
+    }
     if let Err(e) = page.execute(AddBindingParams::new(BINDING)).await {
         result.errors.push(format!("could not watch document.cookie: {e}"));
     }
@@ -426,8 +441,7 @@ async fn run(
 
     // The context's whole cookie store: HttpOnly, third-party and partitioned cookies included.
     let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
-    let mut params = GetCookiesParams::default();
-    params.browser_context_id = Some(ctx.clone());
+    let params = GetCookiesParams { browser_context_id: Some(ctx.clone()) };
     let cookies = match tokio::time::timeout(short, browser.execute(params)).await {
         Ok(Ok(r)) => r.result.cookies.clone(),
         Ok(Err(e)) => {

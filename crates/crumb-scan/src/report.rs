@@ -295,7 +295,7 @@ td,th{{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
         }
         out.push_str("</ul>");
     }
-    let _ = write!(out, "<p><small>{}</small></p></body></html>\n", esc(&report.tool));
+    let _ = writeln!(out, "<p><small>{}</small></p></body></html>", esc(&report.tool));
     out
 }
 

@@ -197,7 +197,7 @@ async fn fixture_site_observations_and_findings() {
     let r = scan_with(&running.browser, &o, &|_| {}).await.expect("scan runs");
     let urls: BTreeSet<String> = r.pages.iter().map(|p| p.url.trim_start_matches(&sites.first).to_string()).collect();
     let want: BTreeSet<String> =
-        ["/", "/about", "/hang", "/broken", "/many", "/offsite"].iter().map(|s| s.to_string()).collect();
+        ["/", "/about", "/hang", "/broken", "/many", "/offsite", "/dialog"].iter().map(|s| s.to_string()).collect();
     assert_eq!(urls, want);
     assert_eq!(r.pages[0].url, format!("{}/", sites.first), "start page first");
     let via = |u: &str| r.pages.iter().find(|p| p.url.ends_with(u)).map(|p| p.found_via.clone());
@@ -218,6 +218,8 @@ async fn fixture_site_observations_and_findings() {
     assert!(errors("/offsite").iter().any(|e| e.starts_with("redirected off-site")), "{:?}", errors("/offsite"));
     assert!(errors("/broken").is_empty(), "{:?}", errors("/broken"));
     assert!(r.observations().any(|o| o.name == "broken_seen"));
+    assert!(errors("/dialog").is_empty(), "{:?}", errors("/dialog"));
+    assert_eq!(r.observations().filter(|o| o.name == "after_alert").count(), 3, "alert() is dismissed in every phase");
     let many = r
         .observations()
         .filter(|o| o.page.ends_with("/many") && o.phase == Phase::BeforeConsent && o.name.starts_with("many"))
