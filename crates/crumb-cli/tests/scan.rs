@@ -74,7 +74,7 @@ async fn scan_command_formats_exit_codes_and_draft() {
     .await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("note[declared_not_observed]: sid"), "{out}");
-    assert!(out.contains("summary: 0 error(s), 0 warning(s), 12 note(s)"), "{out}");
+    assert!(out.contains("summary: 0 error(s), 0 warning(s), 13 note(s)"), "{out}");
 
     // HTML and SARIF.
     let html = dir.path().join("scan.html");

@@ -61,6 +61,7 @@ async fn fixture_site_observations_and_findings() {
         (Cookie, "_mkt", "127.0.0.1"),
         (Cookie, "prefs", "127.0.0.1"),
         (Cookie, "tp_frame", "localhost"),
+        (Cookie, "chips", "localhost"),
         (LocalStorage, "ui_state", "127.0.0.1"),
         (SessionStorage, "tab_id", "127.0.0.1"),
         (LocalStorage, "tp_ls", "localhost"),
@@ -97,6 +98,10 @@ async fn fixture_site_observations_and_findings() {
     assert!(frame.third_party);
     assert_eq!((frame.secure, frame.same_site.as_deref()), (Some(true), Some("None")));
     assert_eq!(frame.set_by.as_ref().map(|b| b.url.clone()), Some(format!("{}/frame", sites.third)));
+    let chips = get(Phase::BeforeConsent, "chips");
+    assert_eq!(chips.partition.as_deref(), Some("http://127.0.0.1"), "partitioned cookies carry their top-level site");
+    assert!(chips.third_party);
+    assert_eq!(frame.partition, None);
     let tp_js = get(Phase::AfterAccept, "tp_js");
     assert_eq!(
         tp_js.set_by.as_ref().map(|b| (b.kind, b.url.clone())),
@@ -184,11 +189,23 @@ async fn fixture_site_observations_and_findings() {
     let merged = crumb_core::parse_inventory(&merged).expect("the merge passes crumb check");
     assert_eq!(
         merged.cookies.len(),
-        10,
+        11,
         "only _ga_TEST1 was added: {:?}",
         merged.cookies.iter().map(|c| &c.name).collect::<Vec<_>>()
     );
     assert!(merged.cookies.iter().any(|c| c.name == "_ga_*" && c.category == "analytics"));
+
+    // Another banner: the same phases by clicking buttons.
+    let mut o = options(&format!("{}/", sites.first));
+    o.max_pages = 1;
+    o.screenshots = false;
+    o.accept_selector = Some("#accept".into());
+    o.reject_selector = Some("#reject".into());
+    let sel = scan_with(&running.browser, &o, &|_| {}).await.expect("scan runs");
+    let banners: Vec<BannerAction> = sel.pages[0].phases.iter().map(|p| p.banner).collect();
+    assert_eq!(banners, vec![BannerAction::None, BannerAction::Selector, BannerAction::Selector]);
+    assert_eq!(seen(&sel, Phase::AfterReject), set(&after_reject));
+    assert_eq!(seen(&sel, Phase::AfterAccept), set(&after_accept));
 
     // --- The crawl: sitemap, links, robots.txt, and pages that misbehave. ---
     let mut o = options(&format!("{}/", sites.first));
@@ -227,6 +244,21 @@ async fn fixture_site_observations_and_findings() {
     assert!(many >= 100, "thousands of cookies are recorded as far as the browser keeps them: {many}");
     assert_eq!(r.pages.iter().find(|p| p.url.ends_with("/about")).map(|p| p.phases.len()), Some(3));
     assert!(r.findings.is_empty(), "no inventory, no findings");
+
+    // The whole-scan limit stops the crawl.
+    let mut o = options(&format!("{}/", sites.first));
+    o.max_pages = 10;
+    o.screenshots = false;
+    o.scan_timeout = Duration::from_secs(3);
+    let t = std::time::Instant::now();
+    match scan_with(&running.browser, &o, &|_| {}).await {
+        Ok(r) => {
+            assert_eq!(r.stopped_early.as_deref(), Some("time limit of 3 s reached"));
+            assert!(r.skipped.iter().any(|s| s.reason == "time_limit"));
+        }
+        Err(e) => assert!(e.to_string().contains("time limit of 3 s reached"), "{e}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
 
     // --ignore-robots scans the disallowed page; --max-pages caps the crawl.
     let mut o = options(&format!("{}/private/secret", sites.first));
