@@ -159,8 +159,23 @@ fn exceeds(observed: Duration, declared: Duration) -> bool {
 }
 
 /// Every finding for `report` against `inv`.
+///
+/// The scanned URL's host counts as one of the inventory's origins, so a staging or local
+/// copy of the site (`http://127.0.0.1:8080/` for an inventory of `leadsgen.app`) is checked
+/// like the real one. Declarations with an explicit `domain` still only fit that domain.
 pub fn analyze(inv: &Inventory, report: &ScanReport) -> Vec<Finding> {
-    let matcher = Matcher::new(inv);
+    let scanned_host = url::Url::parse(&report.target).ok().and_then(|u| u.host_str().map(str::to_string));
+    let aliased;
+    let matcher_inv = match scanned_host {
+        Some(h) if !inv.is_site_host(&h) => {
+            let mut i = inv.clone();
+            i.site.origins.push(h);
+            aliased = i;
+            &aliased
+        }
+        _ => inv,
+    };
+    let matcher = Matcher::new(matcher_inv);
     let items: Vec<&Item> = inv.items().collect();
     let mut seen_decl = HashSet::new();
     let mut c = Collector::default();
@@ -338,6 +353,68 @@ fn push_phase_finding(c: &mut Collector, o: &ObservedItem, why: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanned_host_counts_as_an_origin() {
+        use crate::model::{BannerAction, PageResult, PhaseResult, Summary};
+        let inv = crumb_core::parse_inventory(crumb_core::testdata::LEADSGEN).expect("leadsgen is valid");
+        let item = |name: &str| ObservedItem {
+            name: name.into(),
+            domain: "127.0.0.1".into(),
+            storage: StorageKind::Cookie,
+            phase: Phase::BeforeConsent,
+            page: "http://127.0.0.1:8080/".into(),
+            third_party: false,
+            value_length: 4,
+            path: Some("/".into()),
+            expires: None,
+            lifetime_seconds: None,
+            session: Some(true),
+            http_only: Some(false),
+            secure: Some(false),
+            same_site: None,
+            partition: None,
+            set_by: None,
+            origin: None,
+        };
+        let report = ScanReport {
+            schema_version: 1,
+            tool: "crumb".into(),
+            target: "http://127.0.0.1:8080/".into(),
+            started_at: String::new(),
+            duration_ms: 0,
+            browser: String::new(),
+            third_party_cookies_blocked: false,
+            inventory: None,
+            stopped_early: None,
+            summary: Summary::default(),
+            findings: Vec::new(),
+            pages: vec![PageResult {
+                url: "http://127.0.0.1:8080/".into(),
+                found_via: "start".into(),
+                phases: vec![PhaseResult {
+                    phase: Phase::BeforeConsent,
+                    final_url: Some("http://127.0.0.1:8080/".into()),
+                    status: Some(200),
+                    banner: BannerAction::None,
+                    observed: vec![item("theme"), item("crumb_consent"), item("zz_unknown")],
+                    third_party_hosts: Vec::new(),
+                    errors: Vec::new(),
+                    duration_ms: 1,
+                    screenshot: None,
+                }],
+            }],
+            skipped: Vec::new(),
+        };
+        let f = analyze(&inv, &report);
+        let has = |k: FindingKind, n: &str| f.iter().any(|x| x.kind == k && x.name == n);
+        // `theme` is declared (functional): matched on the scanned host, reported as set before consent.
+        assert!(!has(FindingKind::Undeclared, "theme"));
+        assert!(has(FindingKind::SetBeforeConsent, "theme"));
+        // The banner's own cookie is always declared.
+        assert!(!has(FindingKind::Undeclared, "crumb_consent") && !has(FindingKind::SetBeforeConsent, "crumb_consent"));
+        assert!(has(FindingKind::Undeclared, "zz_unknown"));
+    }
 
     #[test]
     fn expiry_slack() {

@@ -315,12 +315,17 @@ async fn scan_page(
 ) -> (PageResult, Vec<Url>) {
     let mut phases = Vec::new();
     let mut links = Vec::new();
+    let mut opts = opts.clone();
     for phase in Phase::ALL {
-        let v = observe::visit(browser, &url, phase, site, opts).await;
+        let v = observe::visit(browser, &url, phase, site, &opts).await;
         let unusable =
             v.result.final_url.is_none() || v.result.errors.iter().any(|e| e.starts_with("redirected off-site"));
         if phase == Phase::BeforeConsent {
             links = v.links;
+            // No banner once the page had settled: give it only a short grace in the other phases.
+            if !v.banner_present {
+                opts.banner_wait = opts.banner_wait.min(Duration::from_millis(500));
+            }
         }
         phases.push(v.result);
         if unusable {

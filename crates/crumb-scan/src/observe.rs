@@ -126,6 +126,8 @@ pub struct Visit {
     pub result: PhaseResult,
     /// Links found on the page (before-consent phase only).
     pub links: Vec<Url>,
+    /// Whether the page offered a way to answer the banner (the Crumb API, or the selectors).
+    pub banner_present: bool,
 }
 
 fn is_first_party(host: &str, site: &str, extra: &[String]) -> bool {
@@ -190,19 +192,20 @@ pub async fn visit(browser: &Browser, url: &Url, phase: Phase, site: &str, opts:
         Ok(Ok(id)) => id,
         Ok(Err(e)) => {
             result.errors.push(format!("could not open a clean browser context: {e}"));
-            return Visit { result, links: Vec::new() };
+            return Visit { result, links: Vec::new(), banner_present: false };
         }
         Err(_) => {
             result.errors.push("could not open a clean browser context: the browser did not answer".into());
-            return Visit { result, links: Vec::new() };
+            return Visit { result, links: Vec::new(), banner_present: false };
         }
     };
     let mut links = Vec::new();
+    let mut banner_present = false;
     let mut target = CreateTargetParams::new("about:blank");
     target.browser_context_id = Some(ctx.clone());
     match tokio::time::timeout(short, browser.new_page(target)).await {
         Ok(Ok(page)) => {
-            links = run(&page, &ctx, browser, url, phase, site, opts, &mut result).await;
+            (links, banner_present) = run(&page, &ctx, browser, url, phase, site, opts, &mut result).await;
             let _ = tokio::time::timeout(Duration::from_secs(5), page.close()).await;
         }
         Ok(Err(e)) => result.errors.push(format!("could not open a tab: {e}")),
@@ -210,7 +213,7 @@ pub async fn visit(browser: &Browser, url: &Url, phase: Phase, site: &str, opts:
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), browser.dispose_browser_context(ctx)).await;
     result.duration_ms = started.elapsed().as_millis() as u64;
-    Visit { result, links }
+    Visit { result, links, banner_present }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -223,7 +226,7 @@ async fn run(
     site: &str,
     opts: &VisitOptions,
     result: &mut PhaseResult,
-) -> Vec<Url> {
+) -> (Vec<Url>, bool) {
     let net = Arc::new(Mutex::new(Net::default()));
     let mut tasks = Vec::new();
     let short = Duration::from_secs(10);
@@ -346,8 +349,17 @@ async fn run(
     }
 
     let mut links = Vec::new();
+    let mut banner_present = false;
     if loaded {
         settle(&net, opts.quiet, opts.max_settle).await;
+        if phase == Phase::BeforeConsent {
+            let sels: Vec<&String> = opts.accept_selector.iter().chain(opts.reject_selector.iter()).collect();
+            let probe = format!(
+                "(() => {{ const C = window.Crumb; if (C && typeof C.set === 'function') return true; return {}.some(s => {{ try {{ return !!document.querySelector(s); }} catch (e) {{ return false; }} }}); }})()",
+                serde_json::to_string(&sels).unwrap_or_else(|_| "[]".into())
+            );
+            banner_present = eval(page, &probe, None, short).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        }
         if phase != Phase::BeforeConsent && !off_site {
             let accept = phase == Phase::AfterAccept;
             let sel = if accept { &opts.accept_selector } else { &opts.reject_selector };
@@ -482,7 +494,7 @@ async fn run(
     }
     result.observed.sort_by(|a, b| (a.storage, &a.domain, &a.name).cmp(&(b.storage, &b.domain, &b.name)));
     result.third_party_hosts = net.hosts.into_values().collect();
-    links
+    (links, banner_present)
 }
 
 /// Who set the cookie `name` stored on `domain`: the last response or script that wrote it.

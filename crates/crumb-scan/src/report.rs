@@ -47,6 +47,18 @@ pub fn text(report: &ScanReport, color: bool) -> String {
         "  observed {} cookie(s), {} storage item(s), {} third-party host(s)",
         s.cookies, s.storage_items, s.third_party_hosts
     );
+    let no_banner = report
+        .pages
+        .iter()
+        .filter(|p| p.phases.iter().any(|ph| ph.banner == crate::model::BannerAction::NotFound))
+        .count();
+    if no_banner > 0 {
+        let _ = writeln!(
+            out,
+            "  {} no banner answered on {no_banner} page(s): no window.Crumb API and no --accept-selector/--reject-selector match, so their reject and accept phases show the page untouched",
+            paint(color, "33", "!")
+        );
+    }
     for page in &report.pages {
         for ph in &page.phases {
             for e in &ph.errors {
