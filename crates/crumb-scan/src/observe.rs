@@ -377,9 +377,8 @@ async fn run(
                     BannerAction::NotFound
                 }
             };
-            if let Some(g) = touch(&net) {
-                drop(g);
-            }
+            // The click counts as activity: wait a full quiet period for what it starts.
+            drop(touch(&net));
             settle(&net, opts.quiet, opts.max_settle).await;
         }
         // Web storage and IndexedDB of every frame.
