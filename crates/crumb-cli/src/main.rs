@@ -47,6 +47,7 @@ enum Command {
     Policy(cmd::policy::Args),
     Serve(cmd::serve::Args),
     Ledger(cmd::ledger::Args),
+    Scan(cmd::scan::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Policy(a) => cmd::policy::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Ledger(a) => cmd::ledger::run(a),
+        Command::Scan(a) => cmd::scan::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

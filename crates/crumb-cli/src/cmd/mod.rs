@@ -5,3 +5,4 @@ pub mod init;
 pub mod ledger;
 pub mod policy;
 pub mod serve;
+pub mod scan;
