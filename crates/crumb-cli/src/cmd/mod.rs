@@ -1,8 +1,9 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod demo;
 pub mod init;
 pub mod ledger;
 pub mod policy;
-pub mod serve;
 pub mod scan;
+pub mod serve;
