@@ -256,3 +256,332 @@ async fn consent_mode_calls_in_order() {
     assert_eq!((dl[0][1].as_str(), dl[1][1].as_str()), (Some("default"), Some("update")));
     assert_eq!(dl[1][2]["analytics_storage"], "granted");
 }
+
+const GPC: &str = "Object.defineProperty(Navigator.prototype,'globalPrivacyControl',{get:()=>true});";
+const DNT: &str = "Object.defineProperty(Navigator.prototype,'doNotTrack',{get:()=>'1'});";
+
+fn with_rules(dnt: &str, gpc: &str) -> Inventory {
+    let mut inv = leadsgen();
+    inv.rules.dnt = toml::Value::String(dnt.into()).try_into().expect("rule");
+    inv.rules.gpc = toml::Value::String(gpc.into()).try_into().expect("rule");
+    inv
+}
+
+/// Load the standard page for `inv` in `mode` with a signal (header and navigator property).
+async fn signal_run(
+    inv: &Inventory,
+    mode: RegionalMode,
+    init: &str,
+    header: serde_json::Value,
+) -> (Session, Backend, chromiumoxide::Page) {
+    let backend = Backend::start(inv, mode, vec![]);
+    let host = Host::start();
+    let url = host.page("/", standard_page(&backend.banner_src("leadsgen"), None), None);
+    let s = Session::start().await;
+    let page = s.page(Some(header), init).await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    std::mem::forget(host); // keep serving for the page's lifetime (test process exits after)
+    (s, backend, page)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpc_honored_is_a_refusal_in_opt_out_and_stated() {
+    let (_s, b, page) = signal_run(&leadsgen(), RegionalMode::OptOut, GPC, serde_json::json!({"Sec-GPC": "1"})).await;
+    assert_eq!(eval::<Vec<String>>(&page, "__ran").await, ["f1"], "functional runs, analytics/marketing pre-denied");
+    let statement: String = eval(&page, "document.querySelector('#crumb .cb-sig').textContent").await;
+    assert!(statement.contains("Global Privacy Control") && statement.contains("not to sell or share"), "{statement}");
+    assert!(
+        eval::<bool>(
+            &page,
+            "document.querySelector('#crumb .cb-bar').getAttribute('aria-describedby').includes('cb-s')"
+        )
+        .await
+    );
+    // an explicit later choice is recorded as such
+    click(&page, "Accept all").await;
+    must(&page, "__ran.length === 5").await;
+    must(&page, "Crumb.get().consent_id !== null").await;
+    assert_eq!(b.posts()[0]["action"], "accept_all");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpc_ignored_changes_nothing() {
+    let (_s, _b, page) =
+        signal_run(&with_rules("ignore", "ignore"), RegionalMode::OptOut, GPC, serde_json::json!({"Sec-GPC": "1"}))
+            .await;
+    must(&page, "(window.__ran||[]).length === 5").await;
+    assert!(eval::<bool>(&page, "!document.querySelector('#crumb .cb-sig')").await, "no statement when ignored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnt_per_rule_honor_and_ignore() {
+    let (_s, _b, page) = signal_run(&leadsgen(), RegionalMode::OptOut, DNT, serde_json::json!({"DNT": "1"})).await;
+    assert_eq!(eval::<Vec<String>>(&page, "__ran").await, ["f1"]);
+    assert!(
+        eval::<String>(&page, "document.querySelector('#crumb .cb-sig').textContent").await.contains("Do Not Track")
+    );
+    assert_eq!(eval::<bool>(&page, "Crumb.allowed('marketing')").await, false);
+    let (_s2, _b2, page2) =
+        signal_run(&with_rules("ignore", "honor"), RegionalMode::OptOut, DNT, serde_json::json!({"DNT": "1"})).await;
+    must(&page2, "(window.__ran||[]).length === 5").await;
+    assert!(eval::<bool>(&page2, "!document.querySelector('#crumb .cb-sig')").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opt_out_region_runs_until_refused() {
+    let (s, _host, b, url) = setup(RegionalMode::OptOut).await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, "(window.__ran||[]).length === 5").await;
+    must(&page, BAR_VISIBLE).await;
+    assert!(!eval::<bool>(&page, "document.querySelector('#crumb').textContent.includes('Reject all')").await);
+    click(&page, "Do Not Sell or Share My Personal Information").await;
+    must(&page, "!document.cookie.includes('_fbp') && !document.cookie.includes('_plausible') && !document.cookie.includes('theme=')").await;
+    must(&page, "Crumb.get().consent_id !== null").await;
+    assert_eq!(b.posts()[0]["action"], "reject_all");
+    let dl: Vec<serde_json::Value> = eval(&page, "dataLayer.map(a=>[...a])").await;
+    assert_eq!(dl.last().expect("update")[2]["ad_storage"], "denied");
+}
+
+/// Visit a banner-less page of the host first to plant a consent cookie, then the real page.
+async fn with_cookie(valid: Vec<String>, cookie: impl Fn(&str) -> String) -> (Session, chromiumoxide::Page, Backend) {
+    let inv = leadsgen();
+    let version = crumb_core::policy_version(&inv);
+    let backend = Backend::start(&inv, RegionalMode::OptIn, valid);
+    let host = Host::start();
+    let blank = host.page("/blank", "<!doctype html><title>x</title>".into(), None);
+    let url = host.page("/", standard_page(&backend.banner_src("leadsgen"), None), None);
+    let s = Session::start().await;
+    let page = s.page(None, "").await;
+    goto(&page, &blank).await;
+    let js = format!("(document.cookie = {:?}, true)", format!("cookie-consent={};path=/", cookie(&version)));
+    assert!(eval::<bool>(&page, &js).await);
+    goto(&page, &url).await;
+    must(&page, "typeof Crumb === 'object' && !!document.querySelector('#crumb')").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    std::mem::forget(host);
+    (s, page, backend)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn material_change_asks_again_minor_does_not() {
+    let now = unix_now();
+    // the stored decision is on "0a0a0a0a0a0a0a0a", still covered after a minor change
+    let minor = vec!["0a0a0a0a0a0a0a0a".to_string()];
+    let (_s, page, _b) = with_cookie(minor, |_| format!("1.c-9.0a0a0a0a0a0a0a0a.analytics.{}", now - 60)).await;
+    assert!(!eval::<bool>(&page, BAR_VISIBLE).await, "minor change: not asked again");
+    assert_eq!(eval::<Vec<String>>(&page, "__ran").await, ["a1", "_vercel_analytics", "a3"]);
+    // a material change: the old version is no longer valid
+    let (_s2, page2, _b2) = with_cookie(vec![], |_| format!("1.c-9.0a0a0a0a0a0a0a0a.analytics.{}", now - 60)).await;
+    assert!(eval::<bool>(&page2, BAR_VISIBLE).await, "material change: asked again");
+    assert!(eval::<bool>(&page2, "window.__ran === undefined").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_asks_again() {
+    let now = unix_now();
+    let (_s, page, _b) = with_cookie(vec![], |v| format!("1.c-9.{v}.analytics.{}", now - 366 * 86_400)).await;
+    assert!(eval::<bool>(&page, BAR_VISIBLE).await, "a year-old decision (lifetime 1 year) is asked again");
+    assert!(eval::<bool>(&page, "window.__ran === undefined").await);
+    let (_s2, page2, _b2) = with_cookie(vec![], |v| format!("1.c-9.{v}.analytics.{}", now - 86_400)).await;
+    assert!(!eval::<bool>(&page2, BAR_VISIBLE).await);
+    assert_eq!(eval::<String>(&page2, "Crumb.get().consent_id").await, "c-9");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn essential_only_site_shows_nothing() {
+    let inv: Inventory = toml::from_str(
+        r#"
+[site]
+id = "plain"
+name = "Plain"
+origins = ["localhost"]
+controller = "Plain Ltd"
+contact = "privacy@plain.example"
+effective_date = "2026-01-01"
+
+[[categories]]
+id = "necessary"
+title = "Necessary"
+description = "Needed to run the site."
+required = true
+
+[[cookies]]
+name = "sid"
+category = "necessary"
+purpose = "Session"
+duration = "session"
+"#,
+    )
+    .expect("inventory");
+    let backend = Backend::start(&inv, RegionalMode::OptIn, vec![]);
+    let host = Host::start();
+    let html = format!(
+        "<!doctype html><title>p</title><script async src=\"{}\"></script><script type=\"text/plain\" data-crumb-category=\"necessary\">window.__ran=['n1']</script><a href=\"#\" data-crumb-open>x</a>",
+        backend.banner_src("plain")
+    );
+    let url = host.page("/", html, None);
+    let s = Session::start().await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, "typeof Crumb === 'object' && (window.__ran||[]).length === 1").await;
+    eval::<bool>(&page, "(document.querySelector('[data-crumb-open]').click(), true)").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        eval::<bool>(&page, "!document.querySelector('#crumb') && !document.querySelector('style')").await,
+        "no banner, no styles"
+    );
+    assert!(backend.posts().is_empty());
+}
+
+/// Tab until `pred` holds for document.activeElement (at most 30 presses).
+async fn tab_to(page: &chromiumoxide::Page, pred: &str) {
+    for _ in 0..30 {
+        if eval::<bool>(page, &format!("(a => !!a && ({pred}))(document.activeElement)")).await {
+            return;
+        }
+        tab(page).await;
+    }
+    panic!("keyboard focus never reached {pred}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_only_journey() {
+    let (s, _host, b, url) = setup(RegionalMode::OptIn).await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    tab_to(&page, "a.textContent === 'Preferences'").await;
+    enter(&page).await;
+    must(&page, "document.activeElement.classList.contains('cb-box')").await;
+    assert_eq!(eval::<String>(&page, "document.activeElement.getAttribute('aria-modal')").await, "true");
+    // focus is trapped: 40 tabs never leave the dialog
+    for _ in 0..40 {
+        tab(&page).await;
+        assert!(eval::<bool>(&page, "!!document.activeElement.closest('.cb-box')").await, "focus left the dialog");
+    }
+    // every switch has an accessible name
+    assert!(eval::<bool>(&page, "[...document.querySelectorAll('#crumb [role=switch]')].every(i => i.labels[0].textContent.trim().length > 0)").await);
+    escape(&page).await;
+    must(&page, "!document.querySelector('#crumb .cb-dlg') && document.activeElement.classList.contains('cb-bar')")
+        .await;
+    tab_to(&page, "a.textContent === 'Preferences'").await;
+    enter(&page).await;
+    must(&page, "!!document.querySelector('#crumb .cb-dlg')").await;
+    tab_to(&page, "a.value === 'marketing'").await;
+    space(&page).await;
+    assert!(eval::<bool>(&page, "document.activeElement.checked").await);
+    tab_to(&page, "a.textContent === 'Save choices'").await;
+    enter(&page).await;
+    must(&page, "(window.__ran||[]).join() === 'm1'").await;
+    must(&page, "!!document.querySelector('#crumb .cb-fab') && document.activeElement.classList.contains('cb-fab')")
+        .await;
+    must(&page, "Crumb.get().consent_id !== null").await;
+    assert_eq!(b.posts()[0]["choices"]["marketing"], true);
+    assert_eq!(b.posts()[0]["choices"]["analytics"], false);
+    // reopen from the floating button by keyboard
+    enter(&page).await;
+    must(&page, "!!document.querySelector('#crumb .cb-dlg')").await;
+    assert!(eval::<bool>(&page, "document.querySelector('#crumb [role=switch][value=marketing]').checked").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_csp_page_with_nonce_works() {
+    let backend = Backend::start(&leadsgen(), RegionalMode::OptIn, vec![]);
+    let host = Host::start();
+    let nonce = "r4nd0mN0nce";
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic'; style-src 'nonce-{nonce}'; connect-src {}; frame-src 'self'; base-uri 'none'",
+        backend.base
+    );
+    let url = host.page("/", standard_page(&backend.banner_src("leadsgen"), Some(nonce)), Some(csp));
+    let s = Session::start().await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    assert_eq!(
+        eval::<String>(&page, "getComputedStyle(document.querySelector('#crumb .cb-bar')).position").await,
+        "fixed",
+        "styles applied"
+    );
+    click(&page, "Preferences").await;
+    must(&page, "!!document.querySelector('#crumb .cb-dlg') && getComputedStyle(document.querySelector('#crumb .cb-dlg')).position === 'fixed'").await;
+    click(&page, "Accept all").await;
+    must(&page, "(window.__ran||[]).length === 5").await;
+    must(&page, "Crumb.get().consent_id !== null").await;
+    assert_eq!(eval::<Vec<String>>(&page, "__csp").await, Vec::<String>::new(), "no CSP violation");
+    assert_eq!(eval::<Vec<String>>(&page, "__errors").await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_from_navigator_and_rtl() {
+    let mut inv = leadsgen();
+    inv.site.languages = vec!["en".into(), "fr".into(), "ar".into()];
+    let backend = Backend::start(&inv, RegionalMode::OptIn, vec![]);
+    let host = Host::start();
+    let url = host.page("/", standard_page(&backend.banner_src("leadsgen"), None), None);
+    let s = Session::start().await;
+    let page =
+        s.page(None, "Object.defineProperty(Navigator.prototype,'languages',{get:()=>['de-DE','fr-CA','en']});").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    assert!(eval::<bool>(&page, "document.querySelector('#crumb').textContent.includes('Tout accepter')").await);
+    assert_eq!(eval::<String>(&page, "document.querySelector('#crumb').lang").await, "fr");
+    let page2 = s.page(None, "Object.defineProperty(Navigator.prototype,'languages',{get:()=>['ar-EG']});").await;
+    goto(&page2, &url).await;
+    must(&page2, BAR_VISIBLE).await;
+    assert_eq!(eval::<String>(&page2, "document.querySelector('#crumb').dir").await, "rtl");
+    assert_eq!(
+        eval::<String>(&page2, "getComputedStyle(document.querySelector('#crumb .cb-row')).direction").await,
+        "rtl"
+    );
+}
+
+/// Light, dark, 320 px mobile and preferences screenshots. They go to `$CRUMB_SCREENSHOTS`
+/// when set (docs/screenshots is refreshed that way), else to a temporary directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_and_small_screens() {
+    let (s, _host, _b, url) = setup(RegionalMode::OptIn).await;
+    let tmp = tempfile_dir();
+    let dir = std::env::var_os("CRUMB_SCREENSHOTS").map(std::path::PathBuf::from).unwrap_or(tmp.clone());
+    let page = s.page(None, "").await;
+    viewport(&page, 1024, 700, false).await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    screenshot(&page, &dir.join("banner-light.png")).await;
+    color_scheme(&page, "dark").await;
+    assert_eq!(
+        eval::<String>(&page, "getComputedStyle(document.querySelector('#crumb .cb-bar')).backgroundColor").await,
+        "rgb(30, 30, 30)"
+    );
+    screenshot(&page, &dir.join("banner-dark.png")).await;
+    color_scheme(&page, "light").await;
+    click(&page, "Preferences").await;
+    must(&page, "!!document.querySelector('#crumb .cb-dlg')").await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    screenshot(&page, &dir.join("preferences.png")).await;
+    viewport(&page, 320, 640, true).await;
+    escape(&page).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let fits: bool = eval(&page, "(() => { const r = document.querySelector('#crumb .cb-bar').getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && document.documentElement.scrollWidth <= innerWidth + 1 })()").await;
+    assert!(fits, "banner fits a 320 px screen");
+    screenshot(&page, &dir.join("banner-mobile.png")).await;
+    for f in ["banner-light.png", "banner-dark.png", "preferences.png", "banner-mobile.png"] {
+        let b = std::fs::read(dir.join(f)).expect("screenshot written");
+        assert!(b.len() > 1000 && b.starts_with(b"\x89PNG"), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(tmp);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("crumb-shots-{}-{}", std::process::id(), unix_now()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}

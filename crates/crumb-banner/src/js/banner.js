@@ -303,7 +303,7 @@ import CSS from "./banner.css";
       fab = fab || root.appendChild(btn(t.fab, show, "cb-fab"));
       fab.style.display = "";
     }
-    const to = b && b.isConnected && b != d.body ? b : fab;
+    const to = b && b != d.body && b.getClientRects().length ? b : fab;
     if (mine && to) focus(to);
   };
   // load the second stage once (with its SRI hash), then run fn

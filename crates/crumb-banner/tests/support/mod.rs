@@ -181,8 +181,9 @@ pub fn standard_page(banner_src: &str, nonce: Option<&str>) -> String {
 <script type="text/plain" data-crumb-category="marketing"{n}>window.__ran=(window.__ran||[]).concat('m1');document.cookie='_fbp=1;path=/'</script>
 <script type="text/plain" data-crumb-category="functional"{n}>window.__ran=(window.__ran||[]).concat('f1');document.cookie='theme=dark;path=/'</script>
 <iframe data-crumb-src="/frame" data-crumb-category="marketing" data-crumb-service="google-ads" width="400" height="200" title="Ad"></iframe>
-<p style="height:1400px">long content</p>
-</body></html>"##
+<p>long content{}</p>
+</body></html>"##,
+        "<br>".repeat(80)
     )
 }
 
