@@ -25,7 +25,7 @@ use std::io::Write as _;
 use base64::Engine as _;
 use bytes::Bytes;
 use crumb_core::client::ClientConfig;
-use crumb_core::inventory::{Inventory, MatchKind, RegionalMode, StorageKind};
+use crumb_core::inventory::RegionalMode;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256, Sha384};
 
@@ -275,79 +275,13 @@ pub fn snippet(base_url: &str, site: &str, pinned: Option<&Asset>) -> String {
     }
 }
 
-/// One declared cookie or storage item in `declaration.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeclaredItem {
-    /// Name, prefix or regex source (see `match`).
-    pub name: String,
-    /// `exact`, `prefix` or `regex`.
-    #[serde(rename = "match")]
-    pub match_kind: MatchKind,
-    /// `cookie`, `local_storage`, `session_storage` or `indexed_db`.
-    pub storage: StorageKind,
-    /// The third party that sets it, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    /// The service (id) that sets it, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    /// Purpose per site language.
-    pub purpose: BTreeMap<String, String>,
-    /// Declared duration as written (`1 year`, `session`).
-    pub duration: String,
-    /// Cookie domain, if declared.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domain: Option<String>,
-    /// Cookie path, if declared.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-}
-
-/// `GET /s/{site}/declaration.json`: per-cookie details the preferences dialog shows on demand,
-/// and the patterns the banner deletes when a category is refused or withdrawn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Declaration {
-    /// Site id.
-    pub site: String,
-    /// Policy version.
-    pub version: String,
-    /// Items per category id, in inventory order.
-    pub categories: BTreeMap<String, Vec<DeclaredItem>>,
-}
-
-/// Build a site's declaration.
-pub fn declaration(inv: &Inventory) -> Declaration {
-    let langs = &inv.site.languages;
-    let mut categories: BTreeMap<String, Vec<DeclaredItem>> =
-        inv.categories.iter().map(|c| (c.id.clone(), Vec::new())).collect();
-    for item in inv.items() {
-        let Ok(pattern) = item.pattern() else { continue };
-        let (match_kind, name) = pattern.parts();
-        let provider = item
-            .provider
-            .clone()
-            .filter(|p| p != "first_party")
-            .or_else(|| item.service.as_deref().and_then(|s| inv.service(s)).map(|s| s.provider.clone()));
-        categories.entry(item.category.clone()).or_default().push(DeclaredItem {
-            name,
-            match_kind,
-            storage: item.storage(),
-            provider,
-            service: item.service.clone(),
-            purpose: item.purpose.resolve(langs),
-            duration: item.duration.clone(),
-            domain: item.domain.clone(),
-            path: item.path.clone(),
-        });
-    }
-    Declaration { site: inv.site.id.clone(), version: crumb_core::policy_version(inv), categories }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crumb_core::client::{ClientContext, client_config};
     use crumb_core::testdata::{LEADSGEN, MIXERLEAD};
+
+    use crumb_core::inventory::Inventory;
 
     fn inventory(src: &str) -> Inventory {
         toml::from_str(src).expect("example parses")
@@ -399,7 +333,8 @@ mod tests {
             big.banner.js.len(),
             base.banner.js.len()
         );
-        assert!(declaration(&inventory(&src)).categories["marketing"].len() > 300);
+        let decl = crumb_policy::declaration(&inventory(&src));
+        assert!(decl["categories"][3]["items"].as_array().expect("items").len() > 300);
     }
 
     #[test]
@@ -456,16 +391,20 @@ mod tests {
         assert!(!snippet("https://c.example", "shop", None).contains("integrity"));
     }
 
+    /// The deletion fields the banner reads from crumb-policy's declaration.json.
     #[test]
-    fn declaration_lists_delete_patterns_per_category() {
-        let d = declaration(&inventory(LEADSGEN));
-        let m = &d.categories["marketing"];
-        assert!(
-            m.iter()
-                .any(|i| i.name == "_fbp" && i.storage == StorageKind::Cookie && i.provider.as_deref() == Some("Meta"))
+    fn declaration_carries_what_the_banner_deletes() {
+        let mut src = LEADSGEN.to_string();
+        src.push_str("\n[[cookies]]\nname = \"_ga_*\"\ncategory = \"analytics\"\npurpose = \"GA4\"\nduration = \"1 year\"\ndomain = \".leadsgen.app\"\npath = \"/app\"\n");
+        let d = crumb_policy::declaration(&inventory(&src));
+        let analytics =
+            d["categories"].as_array().expect("categories").iter().find(|c| c["id"] == "analytics").expect("analytics");
+        let ga = analytics["items"].as_array().expect("items").iter().find(|i| i["name"] == "_ga_*").expect("_ga_*");
+        assert_eq!((ga["match"].as_str(), ga["pattern"].as_str()), (Some("prefix"), Some("_ga_")));
+        assert_eq!(
+            (ga["domain"].as_str(), ga["path"].as_str(), ga["storage"].as_str()),
+            (Some(".leadsgen.app"), Some("/app"), Some("cookie"))
         );
-        let json = serde_json::to_value(&d).expect("json");
-        assert_eq!(json["categories"]["analytics"][0]["match"], "exact");
-        assert_eq!(json["categories"]["analytics"][0]["purpose"]["en"], "Privacy-friendly page views");
+        assert_eq!(ga["duration"]["en"], "1 year");
     }
 }

@@ -16,7 +16,8 @@ import CSS from "./more.css";
   const t = Object.assign({}, X.t, P.text[X.lang] || P.text[C.languages[0]]);
   let dlg, decl, styled;
 
-  // ---- declaration.json: per-cookie details and what to delete ---------------------------
+  // ---- declaration.json (crumb_policy::declaration): per-cookie details and what to delete ----
+  const items = (j, id) => (j.categories.find((c) => c.id == id) || { items: [] }).items;
   const getDecl = () =>
     (decl =
       decl ||
@@ -41,8 +42,9 @@ import CSS from "./more.css";
     doms.forEach((dm) => paths.forEach((pa) => (d.cookie = name + "=;Max-Age=0;Expires=Thu, 01 Jan 1970 00:00:00 GMT;Path=" + pa + dm)));
   };
   const del = (p) => {
-    const re = p.match == "regex" && new RegExp("^(?:" + p.name + ")$");
-    const m = (n) => (re ? re.test(n) : p.match == "prefix" ? n.startsWith(p.name) : n == p.name);
+    const name = p.pattern;
+    const re = p.match == "regex" && new RegExp("^(?:" + name + ")$");
+    const m = (n) => (re ? re.test(n) : p.match == "prefix" ? n.startsWith(name) : n == name);
     try {
       if (p.storage == "cookie") {
         d.cookie.split("; ").forEach((kv) => {
@@ -51,7 +53,7 @@ import CSS from "./more.css";
         });
       } else if (p.storage == "indexed_db") {
         const idb = indexedDB;
-        if (!re && p.match != "prefix") idb.deleteDatabase(p.name);
+        if (!re && p.match != "prefix") idb.deleteDatabase(name);
         else if (idb.databases) idb.databases().then((l) => l.forEach((x) => m(x.name) && idb.deleteDatabase(x.name)));
       } else {
         const st = p.storage == "local_storage" ? localStorage : sessionStorage;
@@ -64,7 +66,7 @@ import CSS from "./more.css";
   X.purge = () =>
     getDecl()
       .then((j) => {
-        C.categories.forEach((c) => X.allowed(c.id) || (j.categories[c.id] || []).forEach(del));
+        C.categories.forEach((c) => X.allowed(c.id) || items(j, c.id).forEach(del));
         X.emit("purged");
       })
       .catch(() => {});
@@ -88,11 +90,11 @@ import CSS from "./more.css";
     getDecl()
       .then((j) => {
         const tb = el("table");
-        (j.categories[id] || []).forEach((it) => {
+        items(j, id).forEach((it) => {
           const tr = el("tr");
           const th = el("th", 0, it.name);
           th.scope = "row";
-          tr.append(th, el("td", 0, [tx(it.purpose), it.provider, it.duration].filter(Boolean).join(" \u00b7 ")));
+          tr.append(th, el("td", 0, [tx(it.purpose), it.provider, tx(it.duration)].filter(Boolean).join(" \u00b7 ")));
           tb.append(tr);
         });
         box.append(tb);

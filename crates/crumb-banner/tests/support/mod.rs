@@ -116,15 +116,18 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) -> std
     out.flush()
 }
 
+/// Published pages: path -> (HTML, Content-Security-Policy header).
+type Pages = Arc<Mutex<HashMap<String, (String, Option<String>)>>>;
+
 /// Host pages, by path, on `http://localhost:{port}`. `/t/{name}.js` serves small test scripts.
 pub struct Host {
     pub server: Server,
-    pages: Arc<Mutex<HashMap<String, (String, Option<String>)>>>,
+    pages: Pages,
 }
 
 impl Host {
     pub fn start() -> Host {
-        let pages: Arc<Mutex<HashMap<String, (String, Option<String>)>>> = Arc::default();
+        let pages: Pages = Arc::default();
         let p2 = pages.clone();
         let server = Server::start(move |req| {
             let path = req.path.split('?').next().unwrap_or_default();
