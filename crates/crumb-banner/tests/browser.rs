@@ -556,7 +556,13 @@ async fn screenshots_and_small_screens() {
     must(&page, BAR_VISIBLE).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     screenshot(&page, &dir.join("banner-light.png")).await;
+    let light: f64 = eval(&page, CONTRAST).await;
+    eprintln!("lowest contrast, light: {light:.2}");
+    assert!(light >= 4.5, "lowest text contrast in light mode {light:.2} < 4.5");
     color_scheme(&page, "dark").await;
+    let dark: f64 = eval(&page, CONTRAST).await;
+    eprintln!("lowest contrast, dark: {dark:.2}");
+    assert!(dark >= 4.5, "lowest text contrast in dark mode {dark:.2} < 4.5");
     assert_eq!(
         eval::<String>(&page, "getComputedStyle(document.querySelector('#crumb .cb-bar')).backgroundColor").await,
         "rgb(30, 30, 30)"
@@ -573,12 +579,41 @@ async fn screenshots_and_small_screens() {
     let fits: bool = eval(&page, "(() => { const r = document.querySelector('#crumb .cb-bar').getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && document.documentElement.scrollWidth <= innerWidth + 1 })()").await;
     assert!(fits, "banner fits a 320 px screen");
     screenshot(&page, &dir.join("banner-mobile.png")).await;
+    page.execute(
+        chromiumoxide::cdp::browser_protocol::emulation::SetEmulatedMediaParams::builder()
+            .features(vec![chromiumoxide::cdp::browser_protocol::emulation::MediaFeature::new(
+                "prefers-reduced-motion",
+                "reduce",
+            )])
+            .build(),
+    )
+    .await
+    .expect("emulate reduced motion");
+    assert_eq!(
+        eval::<String>(&page, "getComputedStyle(document.querySelector('#crumb .cb-bar')).animationName").await,
+        "none"
+    );
     for f in ["banner-light.png", "banner-dark.png", "preferences.png", "banner-mobile.png"] {
         let b = std::fs::read(dir.join(f)).expect("screenshot written");
         assert!(b.len() > 1000 && b.starts_with(b"\x89PNG"), "{f}");
     }
     let _ = std::fs::remove_dir_all(tmp);
 }
+
+/// The lowest WCAG contrast ratio between the text and the background of every text-bearing
+/// element of the banner and the placeholders.
+const CONTRAST: &str = r#"(() => {
+  const rgb = s => s.match(/[\d.]+/g).map(Number);
+  const lum = c => { const [r,g,b] = c.slice(0,3).map(v => { v /= 255; return v <= 0.03928 ? v/12.92 : ((v+0.055)/1.055) ** 2.4 }); return 0.2126*r + 0.7152*g + 0.0722*b };
+  const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c } return [255,255,255] };
+  let min = 99;
+  document.querySelectorAll('#crumb *, .crumb-ph *').forEach(el => {
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) return;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el));
+    min = Math.min(min, (Math.max(a,b)+0.05)/(Math.min(a,b)+0.05));
+  });
+  return min;
+})()"#;
 
 fn tempfile_dir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("crumb-shots-{}-{}", std::process::id(), unix_now()));
