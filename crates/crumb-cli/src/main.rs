@@ -45,6 +45,8 @@ enum Command {
     Init(cmd::init::Args),
     Check(cmd::check::Args),
     Policy(cmd::policy::Args),
+    Serve(cmd::serve::Args),
+    Ledger(cmd::ledger::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,8 @@ fn main() -> ExitCode {
         Command::Init(a) => cmd::init::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Policy(a) => cmd::policy::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Ledger(a) => cmd::ledger::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

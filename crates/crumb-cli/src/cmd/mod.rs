@@ -3,3 +3,5 @@
 pub mod check;
 pub mod init;
 pub mod policy;
+pub mod ledger;
+pub mod serve;

@@ -1,0 +1,297 @@
+//! `crumb ledger verify|export|stats`: prove, export and count recorded decisions.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crumb_ledger::{Record, Storage, verify};
+use crumb_server::{open_storage, secrets};
+use miette::{IntoDiagnostic, miette};
+
+use crate::exit;
+
+/// Inspect the consent ledger.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  crumb ledger verify                                  check every chain in ./.crumb/ledger.db
+  crumb ledger verify --database postgres://crumb@db/crumb --public-key 3b6a...
+  crumb ledger export --site leadsgen --from 2026-01-01 --to 2026-02-01 --format csv -o jan.csv
+  crumb ledger stats --site leadsgen
+
+Exit codes: 0 ok, 1 verify found tampering, 2 the command failed. See docs/ledger.md.")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Sub,
+}
+
+/// Options every ledger command takes.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// Ledger database: sqlite://PATH or postgres://... (default: SQLite in the data directory).
+    #[arg(long, env = "CRUMB_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Only this site (export and stats; verify always checks whole chains).
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Data directory (keys and the default database).
+    #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
+    pub data_dir: PathBuf,
+}
+
+/// Ledger subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Sub {
+    /// Recompute every hash and check every signed checkpoint; name the first bad record.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// Trusted checkpoint public key (hex; repeatable). Default: the data directory's key.
+        #[arg(long = "public-key")]
+        public_key: Vec<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write records as CSV or JSON lines.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// From this time (inclusive): YYYY-MM-DD or RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        /// Until this time (exclusive): YYYY-MM-DD or RFC 3339.
+        #[arg(long)]
+        to: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Output file (`-` for standard output).
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
+    },
+    /// Count records, consent ids, actions, sites, chains and checkpoints.
+    Stats {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+async fn open(common: &Common) -> miette::Result<Arc<dyn Storage>> {
+    let url = match &common.database {
+        Some(u) => u.clone(),
+        None => {
+            let path = common.data_dir.join("ledger.db");
+            if !path.exists() {
+                return Err(miette!(
+                    help = "pass --database, or --data-dir pointing at the directory `crumb serve` used",
+                    "no ledger at {}",
+                    path.display()
+                ));
+            }
+            secrets::default_database_url(&common.data_dir)
+        }
+    };
+    open_storage(&url).await.map_err(|e| miette!(help = "check --database and that the database is running", "{e}"))
+}
+
+fn parse_time(s: &str) -> miette::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt).map(|d| d.midnight().assume_utc().unix_timestamp() * 1000).map_err(|_| {
+        miette!(help = "use YYYY-MM-DD or an RFC 3339 time like 2026-01-31T12:00:00Z", "`{s}` is not a date")
+    })
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Run `crumb ledger ...`.
+pub fn run(args: Args) -> miette::Result<u8> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().into_diagnostic()?;
+    rt.block_on(async move {
+        match args.command {
+            Sub::Verify { common, public_key, json } => verify_cmd(&common, &public_key, json).await,
+            Sub::Export { common, from, to, format, output } => export_cmd(&common, from, to, format, output).await,
+            Sub::Stats { common, json } => stats_cmd(&common, json).await,
+        }
+    })
+}
+
+async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miette::Result<u8> {
+    let mut trusted = Vec::new();
+    for k in public_keys {
+        trusted.push(crumb_ledger::keys::public_from_hex(k).map_err(|e| miette!("--public-key {k}: {e}"))?);
+    }
+    if trusted.is_empty() {
+        let key = secrets::existing_checkpoint_key(&common.data_dir).map_err(|e| miette!("{e}"))?.ok_or_else(|| {
+            miette!(
+                help = "pass --public-key HEX (printed in docs/ledger.md how to find it) or --data-dir of the server",
+                "no checkpoint key in {}",
+                common.data_dir.display()
+            )
+        })?;
+        trusted.push(key.verifying_key());
+    }
+    let storage = open(common).await?;
+    let report = verify(&*storage, &trusted).await.map_err(|e| miette!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).into_diagnostic()?);
+    } else if report.ok() {
+        println!(
+            "ok: {} records on {} chains verified against {} signed checkpoints",
+            report.records, report.chains, report.checkpoints
+        );
+    } else {
+        let first = &report.problems[0];
+        println!("TAMPERED: first bad record {}#{}: {}", first.chain, first.seq, first.message);
+        for p in &report.problems[1..] {
+            println!("  also {}#{}: {}", p.chain, p.seq, p.message);
+        }
+    }
+    Ok(if report.ok() { exit::OK } else { exit::FINDINGS })
+}
+
+const CSV_HEADER: [&str; 20] = [
+    "chain",
+    "seq",
+    "consent_id",
+    "site",
+    "policy_version",
+    "choices",
+    "action",
+    "gpc",
+    "dnt",
+    "region",
+    "mode",
+    "language",
+    "url",
+    "ua_family",
+    "ip_hash",
+    "recorded_at",
+    "expires_at",
+    "retain_until",
+    "prev_hash",
+    "hash",
+];
+
+fn csv_row(r: &Record) -> Vec<String> {
+    let e = &r.entry;
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let choices = e.choices.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+    vec![
+        r.chain.clone(),
+        r.seq.to_string(),
+        e.consent_id.clone(),
+        e.site.clone(),
+        e.policy_version.clone(),
+        choices,
+        e.action.clone(),
+        e.gpc.to_string(),
+        e.dnt.to_string(),
+        opt(&e.region),
+        e.mode.clone(),
+        opt(&e.language),
+        opt(&e.url),
+        e.ua_family.clone(),
+        opt(&e.ip_hash),
+        rfc3339(e.recorded_at),
+        rfc3339(e.expires_at),
+        rfc3339(e.retain_until),
+        r.prev_hash.clone(),
+        r.hash.clone(),
+    ]
+}
+
+async fn export_cmd(
+    common: &Common,
+    from: Option<String>,
+    to: Option<String>,
+    format: ExportFormat,
+    output: PathBuf,
+) -> miette::Result<u8> {
+    let from = from.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MIN);
+    let to = to.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MAX);
+    let storage = open(common).await?;
+    let sink: Box<dyn Write> = if output == std::path::Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(&output).map_err(|e| miette!("cannot write {}: {e}", output.display()))?)
+    };
+    let out = std::io::BufWriter::new(sink);
+    let (mut csv, mut jsonl) = match format {
+        ExportFormat::Csv => (Some(csv::Writer::from_writer(out)), None),
+        ExportFormat::Jsonl => (None, Some(out)),
+    };
+    if let Some(w) = csv.as_mut() {
+        w.write_record(CSV_HEADER).into_diagnostic()?;
+    }
+    let mut after = None;
+    let mut n = 0u64;
+    loop {
+        let page =
+            storage.export(common.site.as_deref(), from, to, after.clone(), 5000).await.map_err(|e| miette!("{e}"))?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.entry.recorded_at, last.chain.clone(), last.seq));
+        for r in &page {
+            n += 1;
+            if let Some(w) = csv.as_mut() {
+                w.write_record(csv_row(r)).into_diagnostic()?;
+            }
+            if let Some(out) = jsonl.as_mut() {
+                serde_json::to_writer(&mut *out, r).into_diagnostic()?;
+                out.write_all(b"\n").into_diagnostic()?;
+            }
+        }
+    }
+    if let Some(mut w) = csv {
+        w.flush().into_diagnostic()?;
+    }
+    if let Some(mut out) = jsonl {
+        out.flush().into_diagnostic()?;
+    }
+    eprintln!("exported {n} records");
+    Ok(exit::OK)
+}
+
+async fn stats_cmd(common: &Common, json: bool) -> miette::Result<u8> {
+    let storage = open(common).await?;
+    let st = storage.stats(common.site.as_deref()).await.map_err(|e| miette!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&st).into_diagnostic()?);
+        return Ok(exit::OK);
+    }
+    println!("records      {}", st.records);
+    println!("consent ids  {}", st.consent_ids);
+    println!("chains       {}", st.chains);
+    println!("checkpoints  {}", st.checkpoints);
+    if let (Some(a), Some(b)) = (st.first_at, st.last_at) {
+        println!("first        {}", rfc3339(a));
+        println!("last         {}", rfc3339(b));
+    }
+    for (k, v) in &st.by_site {
+        println!("site {k:<12} {v}");
+    }
+    for (k, v) in &st.by_action {
+        println!("action {k:<10} {v}");
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,120 @@
+//! `crumb serve`: the consent API, policy pages and ledger.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use crumb_server::{Server, ServerConfig};
+use miette::{IntoDiagnostic, miette};
+
+use crate::exit;
+
+/// Serve consent recording, receipts and policy pages for one or more sites.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  crumb serve --config crumb.toml                      one site, SQLite in ./.crumb
+  crumb serve --config sites/ --listen 0.0.0.0:8080    every *.toml in sites/
+  crumb serve --config crumb.toml --database postgres://crumb@db:5432/crumb
+  crumb serve --config examples/leadsgen.toml --dev    also accept http://localhost origins
+
+Data directory: $CRUMB_DATA_DIR or ./.crumb (ledger.db, ip-hash.key, checkpoint.key; the
+keys are generated on first run). Secrets may come from CRUMB_IP_HASH_KEY[_FILE] and
+CRUMB_CHECKPOINT_KEY[_FILE] instead. Logs: CRUMB_LOG=debug (never addresses or consent ids
+at info). SIGHUP reloads the inventories; SIGTERM/Ctrl-C finishes in-flight writes and stops.
+See docs/server.md.")]
+pub struct Args {
+    /// Inventory file or directory of *.toml inventories (repeatable).
+    #[arg(long = "config", default_value = "crumb.toml")]
+    pub config: Vec<PathBuf>,
+    /// Ledger database: sqlite://PATH or postgres://USER@HOST:PORT/DB (default: SQLite in the data directory).
+    #[arg(long, env = "CRUMB_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "CRUMB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Consent POSTs per minute per client address, 0 = off.
+    #[arg(long, env = "CRUMB_RATE_LIMIT", default_value_t = 60)]
+    pub rate_limit: u32,
+    /// Also accept loopback origins over plain http, for local trials.
+    #[arg(long)]
+    pub dev: bool,
+    /// A reverse proxy whose X-Forwarded-For is trusted (repeatable; comma-separated in the env).
+    #[arg(long = "trusted-proxy", env = "CRUMB_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<IpAddr>,
+    /// Data directory for keys and the default database.
+    #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
+    pub data_dir: PathBuf,
+}
+
+/// Start logging to stderr (`CRUMB_LOG` or `RUST_LOG`, default info).
+pub fn init_tracing() {
+    let filter = std::env::var("CRUMB_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info,sqlx=warn".to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down: finishing in-flight requests and writes");
+}
+
+/// Run `crumb serve`.
+pub fn run(args: Args) -> miette::Result<u8> {
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().into_diagnostic()?;
+    rt.block_on(async move {
+        if args.dev {
+            tracing::warn!("--dev: accepting http://localhost and http://127.0.0.1 origins; do not use in production");
+        }
+        let mut cfg = ServerConfig::new(args.config.clone(), args.data_dir.clone());
+        cfg.database_url = args.database.clone();
+        cfg.rate_limit = args.rate_limit;
+        cfg.dev = args.dev;
+        cfg.trusted_proxies = args.trusted_proxy.clone();
+        let server = Server::start(cfg).await.map_err(|e| miette!(help = help_for(&e), "{e}"))?;
+        let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+            miette!(
+                help = "pick another --listen address or stop the other process",
+                "cannot listen on {}: {e}",
+                args.listen
+            )
+        })?;
+        let addr = listener.local_addr().into_diagnostic()?;
+        eprintln!("crumb serve: listening on http://{addr}");
+        tracing::info!(%addr, "listening");
+        server.serve(listener, shutdown_signal()).await.map_err(|e| miette!("{e}"))?;
+        Ok(exit::OK)
+    })
+}
+
+fn help_for(e: &crumb_server::ServerError) -> String {
+    match e {
+        crumb_server::ServerError::Storage(_) => {
+            "check --database (or CRUMB_DATABASE_URL) and that the database server is running".into()
+        }
+        crumb_server::ServerError::Sites(_) => "run `crumb check` on the inventory and fix the errors".into(),
+        crumb_server::ServerError::Secret(_) => "check the key files in the data directory (--data-dir)".into(),
+        _ => "see docs/server.md".into(),
+    }
+}

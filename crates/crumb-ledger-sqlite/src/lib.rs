@@ -1,0 +1,391 @@
+//! SQLite storage for Crumb's consent ledger.
+//!
+//! Opened from a `sqlite://PATH` URL; the file is created on first use, put in WAL mode
+//! with `synchronous = FULL` (a commit is on disk before `append` returns), and migrated
+//! with the embedded migrations in `migrations/`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crumb_ledger::{Checkpoint, CheckpointKind, Entry, PolicyVersionRow, Record, Stats, Storage, StorageError};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+/// Rows per INSERT statement (20 binds each, under SQLite's 32,766 limit).
+const ROWS_PER_INSERT: usize = 1000;
+
+/// The SQLite ledger.
+#[derive(Clone, Debug)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+fn unavailable(e: sqlx::Error) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+impl SqliteStorage {
+    /// Open (creating if needed) and migrate the database at `url` (`sqlite://path/to/ledger.db`).
+    pub async fn open(url: &str) -> Result<Self, StorageError> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StorageError::Config(format!("{url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .map_err(unavailable)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("migrations: {e}")))?;
+        Ok(SqliteStorage { pool })
+    }
+
+    /// The pool, for tests that tamper with rows directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+const RECORD_COLS: &str = "chain, seq, consent_id, site, policy_version, choices, action, gpc, dnt, region, mode, \
+    language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, prev_hash, hash";
+
+fn record(row: &SqliteRow) -> Result<Record, StorageError> {
+    let get = |e: sqlx::Error| StorageError::Corrupt(e.to_string());
+    let choices: String = row.try_get("choices").map_err(get)?;
+    Ok(Record {
+        chain: row.try_get("chain").map_err(get)?,
+        seq: row.try_get("seq").map_err(get)?,
+        entry: Entry {
+            consent_id: row.try_get("consent_id").map_err(get)?,
+            site: row.try_get("site").map_err(get)?,
+            policy_version: row.try_get("policy_version").map_err(get)?,
+            choices: serde_json::from_str(&choices).map_err(|e| StorageError::Corrupt(format!("choices: {e}")))?,
+            action: row.try_get("action").map_err(get)?,
+            gpc: row.try_get("gpc").map_err(get)?,
+            dnt: row.try_get("dnt").map_err(get)?,
+            region: row.try_get("region").map_err(get)?,
+            mode: row.try_get("mode").map_err(get)?,
+            language: row.try_get("language").map_err(get)?,
+            url: row.try_get("url").map_err(get)?,
+            ua_family: row.try_get("ua_family").map_err(get)?,
+            ip_hash: row.try_get("ip_hash").map_err(get)?,
+            recorded_at: row.try_get("recorded_at").map_err(get)?,
+            expires_at: row.try_get("expires_at").map_err(get)?,
+            retain_until: row.try_get("retain_until").map_err(get)?,
+        },
+        prev_hash: row.try_get("prev_hash").map_err(get)?,
+        hash: row.try_get("hash").map_err(get)?,
+    })
+}
+
+fn checkpoint(row: &SqliteRow) -> Result<Checkpoint, StorageError> {
+    let get = |e: sqlx::Error| StorageError::Corrupt(e.to_string());
+    let kind: String = row.try_get("kind").map_err(get)?;
+    Ok(Checkpoint {
+        chain: row.try_get("chain").map_err(get)?,
+        seq: row.try_get("seq").map_err(get)?,
+        hash: row.try_get("hash").map_err(get)?,
+        kind: CheckpointKind::parse(&kind).ok_or_else(|| StorageError::Corrupt(format!("checkpoint kind {kind}")))?,
+        signed_at: row.try_get("signed_at").map_err(get)?,
+        public_key: row.try_get("public_key").map_err(get)?,
+        signature: row.try_get("signature").map_err(get)?,
+    })
+}
+
+fn records(rows: &[SqliteRow]) -> Result<Vec<Record>, StorageError> {
+    rows.iter().map(record).collect()
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn ping(&self) -> Result<(), StorageError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn start_chain(&self, chain: &str, started_at: i64) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO chains (chain, started_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(chain)
+            .bind(started_at)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn chains(&self) -> Result<Vec<String>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT chain FROM chains UNION SELECT DISTINCT chain FROM records \
+             UNION SELECT DISTINCT chain FROM checkpoints ORDER BY chain",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(|r| r.try_get(0).map_err(|e| StorageError::Corrupt(e.to_string()))).collect()
+    }
+
+    async fn chain_head(&self, chain: &str) -> Result<Option<(i64, String)>, StorageError> {
+        let row = sqlx::query("SELECT seq, hash FROM records WHERE chain = ? ORDER BY seq DESC LIMIT 1")
+            .bind(chain)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| StorageError::Corrupt(e.to_string()))
+    }
+
+    async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for chunk in recs.chunks(ROWS_PER_INSERT) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) "));
+            q.push_values(chunk, |mut b, r| {
+                let e = &r.entry;
+                b.push_bind(&r.chain)
+                    .push_bind(r.seq)
+                    .push_bind(&e.consent_id)
+                    .push_bind(&e.site)
+                    .push_bind(&e.policy_version)
+                    .push_bind(serde_json::to_string(&e.choices).unwrap_or_default())
+                    .push_bind(&e.action)
+                    .push_bind(e.gpc)
+                    .push_bind(e.dnt)
+                    .push_bind(&e.region)
+                    .push_bind(&e.mode)
+                    .push_bind(&e.language)
+                    .push_bind(&e.url)
+                    .push_bind(&e.ua_family)
+                    .push_bind(&e.ip_hash)
+                    .push_bind(e.recorded_at)
+                    .push_bind(e.expires_at)
+                    .push_bind(e.retain_until)
+                    .push_bind(&r.prev_hash)
+                    .push_bind(&r.hash);
+            });
+            q.build().execute(&mut *tx).await.map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn records(&self, chain: &str, after: i64, limit: i64) -> Result<Vec<Record>, StorageError> {
+        let rows =
+            sqlx::query(&format!("SELECT {RECORD_COLS} FROM records WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?"))
+                .bind(chain)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        records(&rows)
+    }
+
+    async fn history(&self, consent_id: &str) -> Result<Vec<Record>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RECORD_COLS} FROM records WHERE consent_id = ? ORDER BY recorded_at, chain, seq"
+        ))
+        .bind(consent_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        records(&rows)
+    }
+
+    async fn export(
+        &self,
+        site: Option<&str>,
+        from: i64,
+        to: i64,
+        after: Option<(i64, String, i64)>,
+        limit: i64,
+    ) -> Result<Vec<Record>, StorageError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {RECORD_COLS} FROM records WHERE "));
+        q.push("recorded_at >= ").push_bind(from).push(" AND recorded_at < ").push_bind(to);
+        if let Some(site) = site {
+            q.push(" AND site = ").push_bind(site.to_string());
+        }
+        if let Some((t, c, s)) = after {
+            q.push(" AND (recorded_at, chain, seq) > (").push_bind(t).push(", ").push_bind(c).push(", ");
+            q.push_bind(s).push(")");
+        }
+        q.push(" ORDER BY recorded_at, chain, seq LIMIT ").push_bind(limit);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(unavailable)?;
+        records(&rows)
+    }
+
+    async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO checkpoints (chain, seq, kind, hash, signed_at, public_key, signature) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&cp.chain)
+        .bind(cp.seq)
+        .bind(cp.kind.as_str())
+        .bind(&cp.hash)
+        .bind(cp.signed_at)
+        .bind(&cp.public_key)
+        .bind(&cp.signature)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, chain: &str) -> Result<Vec<Checkpoint>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT chain, seq, kind, hash, signed_at, public_key, signature FROM checkpoints \
+             WHERE chain = ? ORDER BY seq, kind",
+        )
+        .bind(chain)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(checkpoint).collect()
+    }
+
+    async fn expired_prefix(&self, chain: &str, now: i64) -> Result<Option<i64>, StorageError> {
+        let row = sqlx::query(
+            "SELECT (SELECT MIN(seq) FROM records WHERE chain = ?1 AND retain_until >= ?2), \
+                    (SELECT MIN(seq) FROM records WHERE chain = ?1), (SELECT MAX(seq) FROM records WHERE chain = ?1)",
+        )
+        .bind(chain)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let kept: Option<i64> = row.try_get(0).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let first: Option<i64> = row.try_get(1).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let last: Option<i64> = row.try_get(2).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        Ok(match (first, kept, last) {
+            (None, _, _) => None,
+            (Some(f), Some(k), _) if k <= f => None,
+            (Some(_), Some(k), _) => Some(k - 1),
+            (Some(_), None, last) => last,
+        })
+    }
+
+    async fn delete_through(&self, chain: &str, through: i64) -> Result<u64, StorageError> {
+        let r = sqlx::query("DELETE FROM records WHERE chain = ? AND seq <= ?")
+            .bind(chain)
+            .bind(through)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn add_version(&self, row: &PolicyVersionRow) -> Result<bool, StorageError> {
+        let r = sqlx::query(
+            "INSERT INTO policy_versions (site, version, material, first_seen, snapshot) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&row.site)
+        .bind(&row.version)
+        .bind(row.material)
+        .bind(row.first_seen)
+        .bind(&row.snapshot)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn versions(&self, site: &str) -> Result<Vec<PolicyVersionRow>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT site, version, material, first_seen, snapshot FROM policy_versions WHERE site = ? \
+             ORDER BY first_seen, version",
+        )
+        .bind(site)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PolicyVersionRow {
+                    site: r.try_get(0)?,
+                    version: r.try_get(1)?,
+                    material: r.try_get(2)?,
+                    first_seen: r.try_get(3)?,
+                    snapshot: r.try_get(4)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    async fn stats(&self, site: Option<&str>) -> Result<Stats, StorageError> {
+        let corrupt = |e: sqlx::Error| StorageError::Corrupt(e.to_string());
+        let query = |select: &str, group: Option<&str>| {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {select} FROM records"));
+            if let Some(site) = site {
+                q.push(" WHERE site = ").push_bind(site.to_string());
+            }
+            if let Some(col) = group {
+                q.push(format!(" GROUP BY {col} ORDER BY {col}"));
+            }
+            q
+        };
+        let mut q = query("COUNT(*), COUNT(DISTINCT consent_id), MIN(recorded_at), MAX(recorded_at)", None);
+        let row = q.build().fetch_one(&self.pool).await.map_err(unavailable)?;
+        let mut st = Stats {
+            records: row.try_get(0).map_err(corrupt)?,
+            consent_ids: row.try_get(1).map_err(corrupt)?,
+            first_at: row.try_get(2).map_err(corrupt)?,
+            last_at: row.try_get(3).map_err(corrupt)?,
+            ..Stats::default()
+        };
+        for col in ["action", "site"] {
+            let mut q = query(&format!("{col}, COUNT(*)"), Some(col));
+            let rows = q.build().fetch_all(&self.pool).await.map_err(unavailable)?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push((r.try_get(0).map_err(corrupt)?, r.try_get(1).map_err(corrupt)?));
+            }
+            if col == "action" {
+                st.by_action = out;
+            } else {
+                st.by_site = out;
+            }
+        }
+        st.chains = self.chains().await?.len() as i64;
+        let row = sqlx::query("SELECT COUNT(*) FROM checkpoints").fetch_one(&self.pool).await.map_err(unavailable)?;
+        st.checkpoints = row.try_get(0).map_err(corrupt)?;
+        Ok(st)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    async fn fresh() -> Arc<dyn Storage> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        // Keep the directory for the test's lifetime.
+        std::mem::forget(dir);
+        Arc::new(SqliteStorage::open(&url).await.expect("open sqlite"))
+    }
+
+    crumb_ledger::conformance_tests!(fresh());
+
+    #[tokio::test]
+    async fn wal_and_full_sync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let s = SqliteStorage::open(&url).await.expect("open");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(s.pool()).await.expect("pragma");
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(s.pool()).await.expect("pragma");
+        assert_eq!(sync, 2, "FULL");
+        assert!(dir.path().join("l.db").exists());
+    }
+}

@@ -1,0 +1,215 @@
+//! The storage conformance suite: stories every [`Storage`] backend must pass.
+//!
+//! A backend's tests call [`conformance_tests!`](crate::conformance_tests) with an async
+//! expression that yields a fresh, empty, migrated storage (its own database per test).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::storage::{PolicyVersionRow, Storage};
+use crate::{CheckpointKey, Entry, GENESIS, Ledger, LedgerOptions, Record, retention, verify};
+
+/// An entry for tests: decision `i` at `at` ms.
+pub fn sample_entry(i: i64, at: i64) -> Entry {
+    Entry {
+        consent_id: format!("0193a2b4-7c1d-7e55-9a0b-{:012x}", i % 7),
+        site: if i % 2 == 0 { "leadsgen".into() } else { "mixerlead".into() },
+        policy_version: "3f2a9c1b7e4d5a6b".into(),
+        choices: BTreeMap::from([("necessary".to_string(), true), ("analytics".to_string(), i % 3 == 0)]),
+        action: ["accept_all", "reject_all", "save", "withdraw"][(i % 4) as usize].into(),
+        gpc: i % 5 == 0,
+        dnt: i % 7 == 0,
+        region: if i % 2 == 0 { Some("DE".into()) } else { None },
+        mode: "opt_in".into(),
+        language: Some("en".into()),
+        url: Some("https://leadsgen.app/pricing".into()),
+        ua_family: "firefox".into(),
+        ip_hash: Some("ab".repeat(16)),
+        recorded_at: at,
+        expires_at: at + 1000,
+        retain_until: at + 10_000,
+    }
+}
+
+fn chain_of(chain: &str, n: i64, t0: i64) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::new();
+    for i in 0..n {
+        let (s, h) = out.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, GENESIS.to_string()));
+        out.push(Record::chain_after(chain, s, &h, sample_entry(i, t0 + i)));
+    }
+    out
+}
+
+/// Records round-trip exactly; heads, pages, history and chain lists are right.
+pub async fn append_and_read(s: Arc<dyn Storage>) {
+    s.ping().await.expect("ping");
+    assert_eq!(s.chain_head("a").await.expect("head"), None);
+    s.start_chain("a", 1).await.expect("start");
+    s.start_chain("a", 1).await.expect("start is idempotent");
+    let recs = chain_of("a", 25, 1_000_000);
+    s.append(&recs[..10]).await.expect("append");
+    s.append(&recs[10..]).await.expect("append");
+    assert_eq!(s.chain_head("a").await.expect("head"), Some((25, recs[24].hash.clone())));
+    let page = s.records("a", 5, 7).await.expect("page");
+    assert_eq!(page, recs[5..12].to_vec(), "records round-trip field for field");
+    let all = s.records("a", i64::MIN, 1000).await.expect("all");
+    assert_eq!(all, recs);
+    let id = &recs[3].entry.consent_id;
+    let hist = s.history(id).await.expect("history");
+    let expected: Vec<Record> = recs.iter().filter(|r| &r.entry.consent_id == id).cloned().collect();
+    assert_eq!(hist, expected);
+    assert!(s.history("0193a2b4-0000-7000-8000-000000000000").await.expect("history").is_empty());
+    s.start_chain("b", 2).await.expect("start b");
+    assert_eq!(s.chains().await.expect("chains"), vec!["a".to_string(), "b".to_string()]);
+}
+
+/// A batch with a conflicting `(chain, seq)` stores nothing.
+pub async fn append_is_atomic(s: Arc<dyn Storage>) {
+    let recs = chain_of("a", 6, 5);
+    s.append(&recs[..3]).await.expect("append");
+    let conflicting = vec![recs[3].clone(), recs[4].clone(), recs[2].clone()];
+    assert!(s.append(&conflicting).await.is_err(), "duplicate seq must fail");
+    assert_eq!(s.chain_head("a").await.expect("head").map(|h| h.0), Some(3), "nothing of the failed batch stored");
+}
+
+/// Concurrent appends through the writer: every caller gets a distinct committed seq,
+/// the chain verifies, and a final checkpoint is signed at shutdown.
+pub async fn group_commit_and_verify(s: Arc<dyn Storage>) {
+    let key = CheckpointKey::generate();
+    let opts = LedgerOptions { checkpoint_every: 50, ..LedgerOptions::default() };
+    let (ledger, task) = Ledger::start(s.clone(), key.clone(), "w1".into(), opts);
+    let mut handles = Vec::new();
+    for i in 0..300 {
+        let l = ledger.clone();
+        handles.push(tokio::spawn(async move { l.append(sample_entry(i, 1_000 + i)).await }));
+    }
+    let mut seqs = Vec::new();
+    for h in handles {
+        let r = h.await.expect("task").expect("append");
+        let stored = s.history(&r.entry.consent_id).await.expect("history");
+        assert!(stored.iter().any(|x| x.seq == r.seq && x.hash == r.hash), "acknowledged record is stored");
+        seqs.push(r.seq);
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=300).collect::<Vec<_>>());
+    assert!(ledger.metrics().batches.load(std::sync::atomic::Ordering::Relaxed) <= 300);
+    drop(ledger);
+    task.await.expect("writer ends");
+    let cps = s.checkpoints("w1").await.expect("checkpoints");
+    assert_eq!(cps.last().map(|c| c.seq), Some(300), "final checkpoint at the head");
+    let report = verify(&*s, &[key.verifying_key()]).await.expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!((report.chains, report.records), (1, 300));
+}
+
+/// Two writers on one database: separate chains, both verified.
+pub async fn two_writers(s: Arc<dyn Storage>) {
+    let key = CheckpointKey::generate();
+    let (a, ta) = Ledger::start(s.clone(), key.clone(), "wa".into(), LedgerOptions::default());
+    let (b, tb) = Ledger::start(s.clone(), key.clone(), "wb".into(), LedgerOptions::default());
+    let mut hs = Vec::new();
+    for i in 0..100 {
+        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+        hs.push(tokio::spawn(async move { l.append(sample_entry(i, i)).await }));
+    }
+    for h in hs {
+        h.await.expect("task").expect("append");
+    }
+    drop((a, b));
+    ta.await.expect("a");
+    tb.await.expect("b");
+    let report = verify(&*s, &[key.verifying_key()]).await.expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!((report.chains, report.records), (2, 100));
+}
+
+/// Retention removes the expired prefix, anchors it, and the rest still verifies.
+pub async fn retention_keeps_rest_verifiable(s: Arc<dyn Storage>) {
+    let key = CheckpointKey::generate();
+    let recs = chain_of("a", 20, 0); // retain_until = i + 10_000
+    s.append(&recs).await.expect("append");
+    s.add_checkpoint(&key.sign("a", 20, &recs[19].hash, crate::CheckpointKind::Head, 1)).await.expect("cp");
+    assert_eq!(s.expired_prefix("a", 10_005).await.expect("prefix"), Some(5));
+    let rep = retention::apply(&*s, &key, 10_005).await.expect("retention");
+    assert_eq!(rep.deleted, 5);
+    let left = s.records("a", i64::MIN, 100).await.expect("records");
+    assert_eq!(left.first().map(|r| r.seq), Some(6));
+    let report = verify(&*s, &[key.verifying_key()]).await.expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+    // Everything expired: the chain is empty and still verifies against its anchor.
+    retention::apply(&*s, &key, 1_000_000).await.expect("retention");
+    assert!(s.records("a", i64::MIN, 100).await.expect("records").is_empty());
+    let report = verify(&*s, &[key.verifying_key()]).await.expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+    // Deleting records outside retention is still caught.
+    let recs = chain_of("c", 10, 0);
+    s.append(&recs).await.expect("append");
+    s.add_checkpoint(&key.sign("c", 10, &recs[9].hash, crate::CheckpointKind::Head, 1)).await.expect("cp");
+    s.delete_through("c", 3).await.expect("delete");
+    let report = verify(&*s, &[key.verifying_key()]).await.expect("verify");
+    assert_eq!(report.problems.first().map(|p| (p.chain.as_str(), p.seq)), Some(("c", 4)));
+}
+
+/// Policy versions are recorded once and listed oldest first.
+pub async fn policy_versions(s: Arc<dyn Storage>) {
+    let row = |v: &str, t: i64, m: bool| PolicyVersionRow {
+        site: "leadsgen".into(),
+        version: v.into(),
+        material: m,
+        first_seen: t,
+        snapshot: format!("{{\"v\":\"{v}\"}}"),
+    };
+    assert!(s.add_version(&row("aaaa", 1, true)).await.expect("add"));
+    assert!(!s.add_version(&row("aaaa", 5, false)).await.expect("add again"), "known version is kept");
+    assert!(s.add_version(&row("bbbb", 2, false)).await.expect("add"));
+    let vs = s.versions("leadsgen").await.expect("versions");
+    assert_eq!(vs, vec![row("aaaa", 1, true), row("bbbb", 2, false)]);
+    assert!(s.versions("other").await.expect("versions").is_empty());
+}
+
+/// Export filters by site and time and pages in a stable order; stats count.
+pub async fn export_and_stats(s: Arc<dyn Storage>) {
+    let a = chain_of("a", 10, 100);
+    let b = chain_of("b", 10, 100);
+    s.append(&a).await.expect("append");
+    s.append(&b).await.expect("append");
+    let mut got = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.export(Some("leadsgen"), 102, 108, after.clone(), 3).await.expect("export");
+        let Some(last) = page.last() else { break };
+        after = Some((last.entry.recorded_at, last.chain.clone(), last.seq));
+        got.extend(page);
+    }
+    assert_eq!(got.len(), 6, "leadsgen records at 102, 104, 106 on two chains");
+    assert!(got.iter().all(|r| r.entry.site == "leadsgen" && (102..108).contains(&r.entry.recorded_at)));
+    let keys: Vec<_> = got.iter().map(|r| (r.entry.recorded_at, r.chain.clone())).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    let st = s.stats(None).await.expect("stats");
+    assert_eq!((st.records, st.chains, st.first_at, st.last_at), (20, 2, Some(100), Some(109)));
+    assert_eq!(st.consent_ids, 7);
+    let st = s.stats(Some("mixerlead")).await.expect("stats");
+    assert_eq!(st.records, 10);
+    assert_eq!(st.by_site, vec![("mixerlead".to_string(), 10)]);
+}
+
+/// Generate one `#[tokio::test]` per story. `$make` is an async expression returning a
+/// fresh `Arc<dyn Storage>`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@one $make; append_and_read, append_is_atomic, group_commit_and_verify,
+            two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats);
+    };
+    (@one $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let s = $make.await;
+                $crate::conformance::$name(s).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,205 @@
+//! # crumb-ledger
+//!
+//! Crumb's consent ledger: append-only, hash-chained, checkpointed with Ed25519 signatures.
+//!
+//! - [`Entry`] is one consent decision as the server observed it; [`Record`] is an entry
+//!   placed on a chain (`chain`, `seq`, `prev_hash`, `hash`).
+//! - Every writer (one per `crumb serve` process) appends to its own chain, so several
+//!   servers share one PostgreSQL database without a global lock on the hot path.
+//! - [`Checkpoint`]s sign a chain's head; [`verify`] recomputes every hash and checks every
+//!   signature, naming the first bad record for edits, deletions, insertions, reordering
+//!   and truncated tails (against the last checkpoint).
+//! - [`Storage`] is the trait the SQLite and PostgreSQL backends implement; [`conformance`]
+//!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
+//! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub mod conformance;
+pub mod keys;
+pub mod retention;
+pub mod storage;
+pub mod verify;
+pub mod writer;
+
+pub use keys::{CheckpointKey, KeyError};
+pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify};
+pub use writer::{AppendError, Ledger, LedgerOptions, WriterMetrics};
+
+/// `prev_hash` of the first record of every chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One consent decision, as stored. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The visitor's consent id (UUID v7), shared by all their decisions.
+    pub consent_id: String,
+    /// Site id.
+    pub site: String,
+    /// Policy version the visitor decided on.
+    pub policy_version: String,
+    /// Choice per category (required categories included, always true).
+    pub choices: BTreeMap<String, bool>,
+    /// `accept_all`, `reject_all`, `save` or `withdraw`.
+    pub action: String,
+    /// `Sec-GPC: 1` was sent.
+    pub gpc: bool,
+    /// `DNT: 1` was sent.
+    pub dnt: bool,
+    /// Country from the site's trusted country header, if any.
+    pub region: Option<String>,
+    /// `opt_in` or `opt_out`, the consent mode in force for this visitor.
+    pub mode: String,
+    /// Language the banner was shown in.
+    pub language: Option<String>,
+    /// Page URL without query or fragment.
+    pub url: Option<String>,
+    /// User-agent family (`chrome`, `firefox`, `safari`, `edge`, `bot`, `other`).
+    pub ua_family: String,
+    /// Keyed hash of the truncated client address (/24 or /48); never the address itself.
+    pub ip_hash: Option<String>,
+    /// Server time of the decision.
+    pub recorded_at: i64,
+    /// When the decision expires (recorded_at + the site's consent lifetime).
+    pub expires_at: i64,
+    /// When retention may remove the record (recorded_at + the site's `retain`).
+    pub retain_until: i64,
+}
+
+/// An entry on a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Chain (writer) id.
+    pub chain: String,
+    /// Position on the chain, from 1, without gaps.
+    pub seq: i64,
+    /// The decision.
+    #[serde(flatten)]
+    pub entry: Entry,
+    /// Hash of the previous record on the chain ([`GENESIS`] for seq 1).
+    pub prev_hash: String,
+    /// SHA-256 over the record's canonical form, see [`record_hash`].
+    pub hash: String,
+}
+
+#[derive(Serialize)]
+struct HashInput<'a> {
+    v: u8,
+    chain: &'a str,
+    seq: i64,
+    prev_hash: &'a str,
+    entry: &'a Entry,
+}
+
+/// The hash of a record: SHA-256 (hex) of the canonical JSON of
+/// `{"v":1,"chain","seq","prev_hash","entry":{...}}` with fields in declaration order and
+/// choices sorted by category.
+pub fn record_hash(chain: &str, seq: i64, prev_hash: &str, entry: &Entry) -> String {
+    let input = HashInput { v: 1, chain, seq, prev_hash, entry };
+    // Plain structs and BTreeMaps serialise deterministically and cannot fail.
+    let bytes = serde_json::to_vec(&input).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+impl Record {
+    /// Place `entry` after `(prev_seq, prev_hash)` on `chain`.
+    pub fn chain_after(chain: &str, prev_seq: i64, prev_hash: &str, entry: Entry) -> Record {
+        let seq = prev_seq + 1;
+        let hash = record_hash(chain, seq, prev_hash, &entry);
+        Record { chain: chain.to_string(), seq, entry, prev_hash: prev_hash.to_string(), hash }
+    }
+
+    /// Recompute this record's hash from its content.
+    pub fn computed_hash(&self) -> String {
+        record_hash(&self.chain, self.seq, &self.prev_hash, &self.entry)
+    }
+}
+
+/// Why a checkpoint was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointKind {
+    /// Periodic or at shutdown: the chain's head at that time.
+    Head,
+    /// Written by retention before deleting records up to and including `seq`.
+    Retention,
+}
+
+impl CheckpointKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckpointKind::Head => "head",
+            CheckpointKind::Retention => "retention",
+        }
+    }
+    /// Parse a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "head" => Some(CheckpointKind::Head),
+            "retention" => Some(CheckpointKind::Retention),
+            _ => None,
+        }
+    }
+}
+
+/// A signed statement that record `seq` of `chain` has hash `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Chain id.
+    pub chain: String,
+    /// Record position.
+    pub seq: i64,
+    /// That record's hash.
+    pub hash: String,
+    /// Why it was written.
+    pub kind: CheckpointKind,
+    /// When it was signed (Unix ms).
+    pub signed_at: i64,
+    /// Ed25519 public key (hex) of the signer.
+    pub public_key: String,
+    /// Ed25519 signature (hex) over [`Checkpoint::message`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The signed bytes.
+    pub fn message(chain: &str, seq: i64, hash: &str, kind: CheckpointKind, signed_at: i64) -> Vec<u8> {
+        format!("crumb-checkpoint-v1\n{chain}\n{seq}\n{hash}\n{}\n{signed_at}", kind.as_str()).into_bytes()
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+
+    pub fn entry(i: i64) -> Entry {
+        Entry {
+            consent_id: format!("0193a2b4-7c1d-7e55-9a0b-{:012x}", i),
+            site: if i % 2 == 0 { "leadsgen".into() } else { "mixerlead".into() },
+            policy_version: "3f2a9c1b7e4d5a6b".into(),
+            choices: [("necessary".to_string(), true), ("analytics".to_string(), i % 3 == 0)].into(),
+            action: "save".into(),
+            gpc: i % 5 == 0,
+            dnt: false,
+            region: Some("DE".into()),
+            mode: "opt_in".into(),
+            language: Some("en".into()),
+            url: Some("https://leadsgen.app/pricing".into()),
+            ua_family: "firefox".into(),
+            ip_hash: Some("ab".repeat(16)),
+            recorded_at: 1_800_000_000_000 + i * 1000,
+            expires_at: 1_800_000_000_000 + i * 1000 + 1000,
+            retain_until: 1_800_000_000_000 + i * 1000 + 5000,
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The OpenAPI 3 description served at `/openapi.json`, built from the same constants the
+//! handlers use. `docs/openapi.json` is a committed copy; a test fails when they drift
+//! (`CRUMB_UPDATE_OPENAPI=1 cargo test -p crumb-server openapi` rewrites it).
+
+use serde_json::{Value, json};
+
+use crate::app::MAX_BODY;
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Crumb",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Consent recording and proof. See docs/server.md."
+        },
+        "paths": {
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/readyz": {"get": {"summary": "Readiness: the database answers", "responses": {"200": {"description": "ready"}, "503": error_response("the database is not reachable")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/.well-known/gpc.json": {"get": {"summary": "Global Privacy Control support", "responses": {"200": {"description": "GPC declaration", "content": {"application/json": {"schema": {"type": "object", "properties": {"gpc": {"type": "boolean"}, "lastUpdate": {"type": "string", "format": "date"}}}}}}}}},
+            "/api/v1/consents": {"post": {
+                "summary": "Record a consent decision",
+                "description": format!("The body is at most {MAX_BODY} bytes. 201 is sent only after the record is committed."),
+                "parameters": [
+                    {"name": "Origin", "in": "header", "required": true, "schema": {"type": "string"}, "description": "must be one of the site's declared origins"},
+                    {"name": "Sec-GPC", "in": "header", "schema": {"type": "string"}},
+                    {"name": "DNT", "in": "header", "schema": {"type": "string"}}
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConsentRequest"}}}},
+                "responses": {
+                    "201": {"description": "recorded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}}},
+                    "400": error_response("malformed JSON or wrong types"),
+                    "403": error_response("origin not declared for the site"),
+                    "404": error_response("unknown site"),
+                    "409": error_response("stale policy version"),
+                    "413": error_response("body too large"),
+                    "422": error_response("unknown or missing category, or choices that contradict the action"),
+                    "429": error_response("too many requests from this address"),
+                    "503": error_response("storage unavailable; nothing was stored (Retry-After)")
+                }
+            }},
+            "/api/v1/consents/{consent_id}": {"get": {
+                "summary": "A visitor's own history",
+                "parameters": [{"name": "consent_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {
+                    "200": {"description": "every decision under this id, oldest first", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/History"}}}},
+                    "400": error_response("not a UUID"),
+                    "404": error_response("no decisions under this id"),
+                    "503": error_response("storage unavailable")
+                }
+            }}
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "ConsentRequest": {"type": "object", "additionalProperties": false, "required": ["site", "policy_version", "choices", "action"], "properties": {
+                "site": {"type": "string"},
+                "consent_id": {"type": "string", "format": "uuid", "description": "absent on the first decision"},
+                "policy_version": {"type": "string"},
+                "choices": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "action": {"type": "string", "enum": ["accept_all", "reject_all", "save", "withdraw"]},
+                "language": {"type": "string"},
+                "url": {"type": "string"}
+            }},
+            "Receipt": {"type": "object", "required": ["consent_id", "seq", "hash", "recorded_at", "expires_at"], "properties": {
+                "consent_id": {"type": "string", "format": "uuid"},
+                "seq": {"type": "integer"},
+                "hash": {"type": "string"},
+                "recorded_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"}
+            }},
+            "History": {"type": "object", "properties": {
+                "consent_id": {"type": "string"},
+                "records": {"type": "array", "items": {"type": "object", "properties": {
+                    "site": {"type": "string"}, "policy_version": {"type": "string"},
+                    "choices": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                    "action": {"type": "string"}, "gpc": {"type": "boolean"}, "dnt": {"type": "boolean"},
+                    "region": {"type": "string", "nullable": true}, "language": {"type": "string", "nullable": true},
+                    "url": {"type": "string", "nullable": true},
+                    "recorded_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"},
+                    "chain": {"type": "string"}, "seq": {"type": "integer"}, "hash": {"type": "string"}
+                }}}
+            }}
+        }}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_matches_committed_copy() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let now = serde_json::to_string_pretty(&super::document()).expect("serialises") + "\n";
+        if std::env::var_os("CRUMB_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &now).expect("write docs/openapi.json");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == now,
+            "docs/openapi.json is out of date: run CRUMB_UPDATE_OPENAPI=1 cargo test -p crumb-server openapi"
+        );
+    }
+}
