@@ -138,8 +138,8 @@ impl AppState {
     }
 }
 
-/// The router: every route of `crumb serve` except the banner and the dashboard, which their
-/// crates add with `.route(...)` / `.merge(...)` on the returned router before `with_state`-free use.
+/// The router: every route of `crumb serve` except the dashboard, which its crate adds with
+/// `.merge(...)` on the returned router. The banner routes come from [`crate::banner`].
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/consents", post(post_consent).options(preflight))
@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/.well-known/gpc.json", get(gpc))
         .merge(api)
+        .merge(crate::banner::routes(crate::banner::BannerCache::default()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)

@@ -20,6 +20,8 @@ import CSS from "./banner.css";
   const T = __CRUMB_TEXT__;
   const cur = d.currentScript;
   const nonce = (cur && cur.nonce) || "";
+  // the server inlines relative URLs; they are relative to this script's own URL
+  ["api", "declaration", "policy_url", "more"].forEach((k) => (C[k] = new URL(C[k], (cur && cur.src) || loc.href).href));
   const cats = C.categories;
   const L = C.languages;
   const byId = {};

@@ -2,6 +2,6 @@
 
 pub mod check;
 pub mod init;
-pub mod policy;
 pub mod ledger;
+pub mod policy;
 pub mod serve;
