@@ -697,3 +697,77 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
+
+/// A raw GET with extra request headers: (status, lower-cased response head, body bytes).
+fn http_raw(base: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n").expect("request");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("response");
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+    let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head, out[split + 4..].to_vec())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_banner_headers_and_pinned_snippet() {
+    let backend = Backend::start(&leadsgen_toml(&[]));
+    let data = backend.data.path();
+    // the snippet, computed offline from the same inventory and data directory
+    let out = Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["banner", "snippet", "--site", "leadsgen", "--url", &backend.base, "--config"])
+        .arg(data.join("crumb.toml"))
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .expect("run crumb banner snippet");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tag = String::from_utf8(out.stdout).expect("utf-8").trim().to_string();
+    let integrity = tag.split("integrity=\"").nth(1).and_then(|r| r.split('"').next()).expect("integrity").to_string();
+    let src = tag.split("src=\"").nth(1).and_then(|r| r.split('"').next()).expect("src").to_string();
+    let path = src.trim_start_matches(&backend.base).to_string();
+
+    // identity body hashes to the snippet's integrity
+    let (status, head, body) = http_raw(&backend.base, &path, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(crumb_banner::Asset::new(String::from_utf8(body).expect("js")).expect("asset").integrity, integrity);
+    assert_eq!(header(&head, "cache-control"), Some("public, max-age=31536000, immutable"), "pinned URL");
+    assert_eq!(header(&head, "access-control-allow-origin"), Some("*"));
+    // precompressed brotli and gzip, a strong ETag per representation, 304 on a match
+    let (_, head, br) = http_raw(&backend.base, "/s/leadsgen/banner.js", &[("accept-encoding", "gzip, br")]);
+    assert_eq!(header(&head, "content-encoding"), Some("br"));
+    assert_eq!(header(&head, "cache-control"), Some("public, max-age=300, stale-while-revalidate=60"));
+    assert_eq!(header(&head, "vary"), Some("accept-encoding"));
+    let etag = header(&head, "etag").expect("etag").to_string();
+    assert!(etag.starts_with('"') && !etag.starts_with("w/"), "strong ETag: {etag}");
+    assert!(br.len() < 5120, "brotli body {} bytes", br.len());
+    let (_, head, _) = http_raw(&backend.base, "/s/leadsgen/banner.js", &[("accept-encoding", "gzip")]);
+    assert_eq!(header(&head, "content-encoding"), Some("gzip"));
+    let (status, _, body) =
+        http_raw(&backend.base, "/s/leadsgen/banner.js", &[("accept-encoding", "br"), ("if-none-match", &etag)]);
+    assert_eq!((status, body.len()), (304, 0));
+    let (status, head, body) = http_raw(&backend.base, "/s/nope/banner.js", &[]);
+    assert_eq!(status, 404);
+    assert!(header(&head, "content-type").is_some_and(|c| c.starts_with("application/json")));
+    assert!(String::from_utf8_lossy(&body).contains("\"unknown_site\""));
+
+    // the pinned tag passes SRI in the browser
+    let host = Host::start();
+    let html = format!("<!doctype html><title>p</title>{tag}<p>pinned</p>");
+    let url = host.page("/", html, None);
+    let s = Session::start().await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    click(&page, "Preferences").await;
+    must(&page, "!!document.querySelector('#crumb .cb-dlg')").await;
+    assert_eq!(eval::<Vec<String>>(&page, "__errors").await, Vec::<String>::new());
+}
