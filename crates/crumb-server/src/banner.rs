@@ -27,10 +27,13 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::sites::Site;
 
+/// Site id and whether the mode is opt-out.
+type Key = (String, bool);
+
 /// Cache of built banners, keyed by site id and mode.
 #[derive(Clone, Default)]
 pub struct BannerCache {
-    built: Arc<RwLock<HashMap<(String, bool), Arc<Built>>>>,
+    built: Arc<RwLock<HashMap<Key, Arc<Built>>>>,
 }
 
 /// One site's built artefacts for one mode, with what they were built from.
