@@ -2,13 +2,13 @@
 //! host page on `http://localhost:PORT` (another origin). Decisions are checked in the ledger
 //! through `GET /api/v1/consents/{id}`.
 
-mod support;
+mod banner_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use support::*;
+use banner_support::*;
 
 /// leadsgen, servable on loopback: no parent cookie domain, plus a declared localStorage key
 /// for the analytics category. `edit` rewrites the TOML (rules, languages, mode).

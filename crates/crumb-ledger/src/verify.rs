@@ -360,8 +360,7 @@ mod tests {
                         recs[j].hash = recs[j].computed_hash();
                     }
                     // Detected at the first checkpoint at or after the edit.
-                    let first_cp = cps.iter().map(|c| c.seq).find(|s| *s > i as i64).unwrap_or(40);
-                    first_cp
+                    cps.iter().map(|c| c.seq).find(|s| *s > i as i64).unwrap_or(40)
                 }
             };
             let problems = verify_records("w1", &recs, &cps, &trusted);

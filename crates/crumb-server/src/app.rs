@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -41,6 +41,7 @@ struct Inner {
     rate_limit: u32,
     rate: Mutex<HashMap<IpAddr, (u64, u32)>>,
     metrics: Metrics,
+    public_url: Option<String>,
 }
 
 /// Options the state is built from.
@@ -57,6 +58,8 @@ pub struct StateOptions {
     pub trusted_proxies: Vec<IpAddr>,
     /// Consent POSTs per minute per address; 0 = off.
     pub rate_limit: u32,
+    /// The server's public base URL (`https://consent.example.com`), if configured.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
                 rate_limit: opts.rate_limit,
                 rate: Mutex::new(HashMap::new()),
                 metrics: Metrics::default(),
+                public_url: opts.public_url.map(|u| u.trim_end_matches('/').to_string()),
             }),
         }
     }
@@ -97,6 +101,11 @@ impl AppState {
     /// Storage.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.inner.storage
+    }
+
+    /// The configured public base URL, without a trailing slash.
+    pub fn public_url(&self) -> Option<&str> {
+        self.inner.public_url.as_deref()
     }
 
     /// Whether `--dev` is on.
@@ -138,9 +147,15 @@ impl AppState {
     }
 }
 
-/// The router: every route of `crumb serve` except the dashboard, which its crate adds with
-/// `.merge(...)` on the returned router. The banner routes come from [`crate::banner`].
+/// The router: every route of `crumb serve` (the banner's included, see [`crate::banner`])
+/// except the dashboard.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes merged in (the banner's `/s/{site}/banner.js`, the
+/// dashboard's `/admin/...`); they get the same state, metrics and error fallback.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let api = Router::new()
         .route("/api/v1/consents", post(post_consent).options(preflight))
         .route("/api/v1/consents/{consent_id}", get(get_history).options(preflight))
@@ -151,8 +166,13 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/.well-known/gpc.json", get(gpc))
+        .route("/s/{site}/cookie-policy", get(policy_html))
+        .route("/s/{site}/cookie-policy.md", get(policy_md))
+        .route("/s/{site}/cookie-policy.json", get(policy_json))
+        .route("/s/{site}/declaration.json", get(declaration))
         .merge(api)
         .merge(crate::banner::routes(crate::banner::BannerCache::default()))
+        .merge(extra)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
@@ -228,6 +248,105 @@ async fn gpc(State(st): State<AppState>) -> Response {
         body["lastUpdate"] = d.into();
     }
     ([(header::CACHE_CONTROL, "max-age=3600")], Json(body)).into_response()
+}
+
+/// `?lang=` for the policy pages.
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    /// Language; else the first of the site's languages named in `Accept-Language`; else the default.
+    pub lang: Option<String>,
+}
+
+fn pick_lang(site: &Site, q: &LangQuery, headers: &HeaderMap) -> Option<String> {
+    if q.lang.is_some() {
+        return q.lang.clone();
+    }
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())?;
+    accept.split(',').filter_map(|part| part.split(';').next()).map(|t| t.trim().to_ascii_lowercase()).find_map(|tag| {
+        let primary = tag.split('-').next().unwrap_or_default().to_string();
+        site.inv
+            .site
+            .languages
+            .iter()
+            .find(|l| l.eq_ignore_ascii_case(&tag) || l.eq_ignore_ascii_case(&primary))
+            .cloned()
+    })
+}
+
+async fn policy_page(
+    st: AppState,
+    site_id: String,
+    q: LangQuery,
+    headers: HeaderMap,
+    format: crumb_policy::Format,
+) -> Result<Response, ApiError> {
+    let site = st
+        .site(&site_id)
+        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{site_id}` is served here")))?;
+    let explicit = q.lang.is_some();
+    let opts = crumb_policy::RenderOptions {
+        format,
+        lang: pick_lang(&site, &q, &headers),
+        templates: None,
+        base_url: st.public_url().map(str::to_string),
+    };
+    let body = crumb_policy::render(&site.inv, &opts).map_err(|e| match e {
+        crumb_policy::PolicyError::UnknownLanguage { .. } if explicit => {
+            ApiError::not_found("unknown_language", e.to_string())
+        }
+        other => {
+            tracing::error!(error = %other, site = %site_id, "policy rendering failed");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "render_failed", "the policy could not be rendered")
+        }
+    })?;
+    let etag = format!("\"{}-{}\"", site.version, format.extension());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+            (header::ETAG, etag),
+            (header::VARY, "Accept-Language".to_string()),
+            (header::HeaderName::from_static("x-crumb-policy-version"), site.version.clone()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn policy_html(
+    State(st): State<AppState>,
+    Path(site): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    policy_page(st, site, q, headers, crumb_policy::Format::Html).await
+}
+
+async fn policy_md(
+    State(st): State<AppState>,
+    Path(site): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    policy_page(st, site, q, headers, crumb_policy::Format::Markdown).await
+}
+
+async fn policy_json(
+    State(st): State<AppState>,
+    Path(site): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    policy_page(st, site, q, headers, crumb_policy::Format::Json).await
+}
+
+async fn declaration(State(st): State<AppState>, Path(site_id): Path<String>) -> Result<Response, ApiError> {
+    let site = st
+        .site(&site_id)
+        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no site `{site_id}` is served here")))?;
+    let body = crumb_policy::declaration(&site.inv);
+    Ok(([(header::CACHE_CONTROL, "public, max-age=300"), (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], Json(body))
+        .into_response())
 }
 
 /// What the visitor did.

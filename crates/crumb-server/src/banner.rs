@@ -1,4 +1,5 @@
-//! `GET /s/{site}/banner.js`, `/s/{site}/banner-more.js` and `/s/{site}/declaration.json`.
+//! `GET /s/{site}/banner.js` and `/s/{site}/banner-more.js` (`declaration.json`, which the
+//! banner fetches on demand, is served by [`crate::app`]).
 //!
 //! Serving is a lookup: each site's banner is built once per consent mode (and rebuilt only
 //! when its policy version or covered versions change, e.g. after a SIGHUP reload) with
@@ -42,16 +43,13 @@ pub struct Built {
     covered: Vec<String>,
     /// Both stages.
     pub banner: SiteBanner,
-    /// `declaration.json`, precompressed too.
-    pub declaration: Asset,
 }
 
 /// Build a site's banner as served (relative URLs: the script resolves them against its own `src`).
 pub fn build(site: &Site, mode: RegionalMode) -> Result<Built, crumb_banner::BuildError> {
     let ctx = ClientContext { base_url: String::new(), valid_versions: site.covered.clone(), mode, region: None };
     let banner = SiteBanner::build(&client_config(&site.inv, &ctx))?;
-    let declaration = Asset::new(crumb_policy::declaration(&site.inv).to_string())?;
-    Ok(Built { version: site.version.clone(), covered: site.covered.clone(), banner, declaration })
+    Ok(Built { version: site.version.clone(), covered: site.covered.clone(), banner })
 }
 
 impl BannerCache {
@@ -81,7 +79,6 @@ pub fn routes(cache: BannerCache) -> Router<AppState> {
     Router::new()
         .route("/s/{site}/banner.js", get(banner_js))
         .route("/s/{site}/banner-more.js", get(more_js))
-        .route("/s/{site}/declaration.json", get(declaration_json))
         .layer(Extension(cache))
 }
 
@@ -128,18 +125,6 @@ async fn more_js(
     match lookup(&st, &cache, &id, &headers) {
         // pinned by the first stage's SRI hash: it may change only when the first stage does
         Ok((site, b)) => serve(&b.banner.more, "text/javascript; charset=utf-8", &headers, false, vary_for(&site)),
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn declaration_json(
-    State(st): State<AppState>,
-    Extension(cache): Extension<BannerCache>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match lookup(&st, &cache, &id, &headers) {
-        Ok((_, b)) => serve(&b.declaration, "application/json", &headers, false, None),
         Err(e) => e.into_response(),
     }
 }

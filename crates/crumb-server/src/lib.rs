@@ -24,7 +24,7 @@ pub mod openapi;
 pub mod secrets;
 pub mod sites;
 
-pub use app::{AppState, StateOptions, router};
+pub use app::{AppState, StateOptions, router, router_with};
 pub use error::ApiError;
 
 /// Why the server could not start or run.
@@ -81,6 +81,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Writer tuning.
     pub ledger: LedgerOptions,
+    /// Public base URL, used in links the policy pages print.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -94,6 +96,7 @@ impl ServerConfig {
             dev: false,
             trusted_proxies: Vec::new(),
             ledger: LedgerOptions::default(),
+            public_url: None,
         }
     }
 
@@ -130,6 +133,7 @@ impl Server {
                 dev: config.dev,
                 trusted_proxies: config.trusted_proxies.clone(),
                 rate_limit: config.rate_limit,
+                public_url: config.public_url.clone(),
             },
             table,
         );

@@ -18,8 +18,8 @@ use crate::exit;
 
 Data directory: $CRUMB_DATA_DIR or ./.crumb (ledger.db, ip-hash.key, checkpoint.key; the
 keys are generated on first run). Secrets may come from CRUMB_IP_HASH_KEY[_FILE] and
-CRUMB_CHECKPOINT_KEY[_FILE] instead. Logs: CRUMB_LOG=debug (never addresses or consent ids
-at info). SIGHUP reloads the inventories; SIGTERM/Ctrl-C finishes in-flight writes and stops.
+CRUMB_CHECKPOINT_KEY[_FILE] instead. Logs: CRUMB_LOG=debug, CRUMB_LOG_FORMAT=json (never
+addresses or consent ids at info). SIGHUP reloads the inventories; SIGTERM/Ctrl-C finishes in-flight writes and stops.
 See docs/server.md.")]
 pub struct Args {
     /// Inventory file or directory of *.toml inventories (repeatable).
@@ -40,21 +40,28 @@ pub struct Args {
     /// A reverse proxy whose X-Forwarded-For is trusted (repeatable; comma-separated in the env).
     #[arg(long = "trusted-proxy", env = "CRUMB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxy: Vec<IpAddr>,
+    /// Public base URL of this server (`https://consent.example.com`), for links in the policy pages.
+    #[arg(long, env = "CRUMB_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Data directory for keys and the default database.
     #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
     pub data_dir: PathBuf,
 }
 
-/// Start logging to stderr (`CRUMB_LOG` or `RUST_LOG`, default info).
+/// Start logging to stderr (`CRUMB_LOG` or `RUST_LOG`, default info; `CRUMB_LOG_FORMAT=json` for JSON lines).
 pub fn init_tracing() {
     let filter = std::env::var("CRUMB_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info,sqlx=warn".to_string());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = if std::env::var("CRUMB_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn shutdown_signal() {
@@ -92,6 +99,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
         cfg.rate_limit = args.rate_limit;
         cfg.dev = args.dev;
         cfg.trusted_proxies = args.trusted_proxy.clone();
+        cfg.public_url = args.public_url.clone();
         let server = Server::start(cfg).await.map_err(|e| miette!(help = help_for(&e), "{e}"))?;
         let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
             miette!(
