@@ -32,8 +32,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let ctx =
-        ClientContext { base_url: "https://consent.example".into(), valid_versions: Vec::new(), mode, region: None };
+    // as `crumb serve` builds it: relative URLs, resolved by the script against its own src
+    let ctx = ClientContext { base_url: String::new(), valid_versions: Vec::new(), mode, region: None };
     let banner = match SiteBanner::build(&client_config(&inv, &ctx)) {
         Ok(b) => b,
         Err(e) => {
