@@ -656,6 +656,15 @@ async fn screenshots_and_small_screens() {
     let fits: bool = eval(&page, "(() => { const r = document.querySelector('#crumb .cb-bar').getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && document.documentElement.scrollWidth <= innerWidth + 1 })()").await;
     assert!(fits, "banner fits a 320 px screen");
     screenshot(&page, &dir.join("banner-mobile.png")).await;
+    // 400% zoom of a 1280x800 window: 320x200 CSS pixels; the banner stays inside and scrolls
+    viewport(&page, 320, 200, false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let zoomed: bool = eval(
+        &page,
+        "(() => { const b = document.querySelector('#crumb .cb-bar'), r = b.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && b.scrollHeight > b.clientHeight && getComputedStyle(b).overflowY === 'auto' })()",
+    )
+    .await;
+    assert!(zoomed, "at 400% zoom the banner fits the viewport and scrolls");
     page.execute(
         chromiumoxide::cdp::browser_protocol::emulation::SetEmulatedMediaParams::builder()
             .features(vec![chromiumoxide::cdp::browser_protocol::emulation::MediaFeature::new(
