@@ -185,34 +185,48 @@ import CSS from "./banner.css";
       });
     d.dispatchEvent(new CustomEvent("crumb:" + name, { detail: det }));
   };
-  // never blocks: fetch keepalive survives navigation; retried on network errors, 429 and 5xx
-  const send = (body, s, n) =>
-    fetch(C.api, { method: "POST", keepalive: true, credentials: "omit", headers: { "content-type": "application/json" }, body })
+  // Never blocks: fetch keepalive survives navigation. Posts go one after another, so a
+  // decision made before the first receipt arrived still carries its consent id. Retried on
+  // network errors, 429 and 5xx after 1, 3, 9 and 27 s.
+  let cid = saved && saved.id;
+  let chain = Promise.resolve();
+  const send = (body, n) => {
+    if (cid) body.consent_id = cid;
+    return fetch(C.api, {
+      method: "POST",
+      keepalive: true,
+      credentials: "omit",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    })
       .then((r) => {
         if (r.status == 201) return r.json();
         if (r.status == 429 || r.status > 499) throw 0;
       })
       .then((j) => {
         if (j && j.consent_id) {
-          s.id = s.id || j.consent_id;
-          if (s == saved) write(s);
+          cid = cid || j.consent_id;
+          if (saved && !saved.id) {
+            saved.id = cid;
+            write(saved);
+          }
           emit("recorded");
         }
       })
-      .catch(() => n < 4 && setTimeout(() => send(body, s, n + 1), 1000 * 3 ** n));
+      .catch(() => n < 4 && new Promise((ok) => setTimeout(ok, 1000 * 3 ** n)).then(() => send(body, n + 1)));
+  };
   const decide = (ch, action) => {
     const before = saved ? saved.granted : [];
     const granted = cats.filter((c) => !c.required && ch[c.id]).map((c) => c.id);
     if (action == "save" && granted.length < before.length && granted.every((g) => before.includes(g))) action = "withdraw";
-    saved = { id: saved && saved.id, version: C.version, granted, at: now() };
+    saved = { id: cid, version: C.version, granted, at: now() };
     write(saved);
     if (cats.some((c) => !allowed(c.id))) more(() => X.purge());
     activate();
     update();
     hide();
     const body = { site: C.site, policy_version: C.version, choices: choices(), action, language: lang, url: loc.origin + loc.pathname };
-    if (saved.id) body.consent_id = saved.id;
-    send(JSON.stringify(body), saved, 0);
+    chain = chain.then(() => send(body, 0));
     emit("change");
   };
   const all = (v) => {
