@@ -47,6 +47,7 @@ enum Command {
     Check(cmd::check::Args),
     Policy(cmd::policy::Args),
     Serve(cmd::serve::Args),
+    Banner(cmd::banner::Args),
     Ledger(cmd::ledger::Args),
     Scan(cmd::scan::Args),
 }
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd::check::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Banner(a) => cmd::banner::run(a),
         Command::Ledger(a) => cmd::ledger::run(a),
         Command::Scan(a) => cmd::scan::run(a),
     };

@@ -150,7 +150,13 @@ fn verify_names_the_first_bad_record_for_every_tampering() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clean = dir.path().join("clean");
     let chain = recorded_ledger(&clean, 12);
-    assert!(verify_ok(&clean, None).starts_with("ok: 12 records on 1 chains"));
+    let text = verify_ok(&clean, None);
+    assert!(text.starts_with("ok: 12 records on 1 chains"), "{text}");
+    // The printed public key verifies on its own; another key does not.
+    let key = text.lines().find_map(|l| l.strip_prefix("checkpoint public key: ")).expect("key printed").to_string();
+    assert!(ledger(&clean, None, &["verify", "--public-key", &key]).status.success());
+    let other = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    assert_eq!(ledger(&clean, None, &["verify", "--public-key", other]).status.code(), Some(1));
     let cases: Vec<(&str, Vec<String>, i64, &str)> = vec![
         ("edited field", vec!["UPDATE records SET action = 'accept_all' WHERE seq = 4".into()], 4, "edited"),
         (

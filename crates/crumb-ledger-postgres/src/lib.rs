@@ -13,9 +13,6 @@ use crumb_ledger::{Checkpoint, CheckpointKind, Entry, PolicyVersionRow, Record, 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-/// Rows per INSERT statement (20 binds each, under PostgreSQL's 65,535 limit).
-const ROWS_PER_INSERT: usize = 1000;
-
 /// The PostgreSQL ledger.
 #[derive(Clone, Debug)]
 pub struct PgStorage {
@@ -140,7 +137,8 @@ impl Storage for PgStorage {
 
     async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        for chunk in recs.chunks(ROWS_PER_INSERT) {
+        // Fixed statement sizes (at most 512 rows x 20 binds) keep the prepared statements cached.
+        for chunk in crumb_ledger::storage::fixed_chunks(recs) {
             let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) "));
             q.push_values(chunk, |mut b, r| {
                 let e = &r.entry;

@@ -12,9 +12,6 @@ use crumb_ledger::{Checkpoint, CheckpointKind, Entry, PolicyVersionRow, Record, 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-/// Rows per INSERT statement (20 binds each, under SQLite's 32,766 limit).
-const ROWS_PER_INSERT: usize = 1000;
-
 /// The SQLite ledger.
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
@@ -144,7 +141,8 @@ impl Storage for SqliteStorage {
 
     async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        for chunk in recs.chunks(ROWS_PER_INSERT) {
+        // Fixed statement sizes (at most 512 rows x 20 binds) keep the prepared statements cached.
+        for chunk in crumb_ledger::storage::fixed_chunks(recs) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) "));
             q.push_values(chunk, |mut b, r| {
                 let e = &r.entry;

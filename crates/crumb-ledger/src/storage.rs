@@ -98,3 +98,36 @@ pub trait Storage: Send + Sync + 'static {
     /// Counts, optionally for one site.
     async fn stats(&self, site: Option<&str>) -> Result<Stats, StorageError>;
 }
+
+/// Statement sizes backends insert with: a batch is split greedily into chunks of these
+/// sizes, so only a handful of distinct multi-row INSERT statements are ever prepared (and
+/// all stay in the statement cache).
+pub const CHUNK_SIZES: [usize; 5] = [512, 128, 32, 8, 1];
+
+/// Split `items` into chunks whose lengths are all in [`CHUNK_SIZES`].
+pub fn fixed_chunks<T>(items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let size = CHUNK_SIZES.iter().copied().find(|s| *s <= rest.len()).unwrap_or(1);
+        let (head, tail) = rest.split_at(size);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_use_fixed_sizes_and_keep_order() {
+        let v: Vec<u32> = (0..1203).collect();
+        let chunks = fixed_chunks(&v);
+        assert!(chunks.iter().all(|c| CHUNK_SIZES.contains(&c.len())));
+        assert_eq!(chunks.concat(), v);
+        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [512, 512, 128, 32, 8, 8, 1, 1, 1]);
+        assert!(fixed_chunks::<u32>(&[]).is_empty());
+    }
+}

@@ -42,6 +42,12 @@ pub struct Common {
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
     /// Recompute every hash and check every signed checkpoint; name the first bad record.
+    #[command(after_help = "Examples:
+  crumb ledger verify                                   the data directory's ledger and key
+  crumb ledger verify --database postgres://crumb@db/crumb --public-key 3b6a27bc...
+  crumb ledger verify --json | jq '.problems[0]'
+
+Exit codes: 0 intact, 1 tampering found (the first bad record is named), 2 could not run.")]
     Verify {
         #[command(flatten)]
         common: Common,
@@ -53,6 +59,11 @@ pub enum Sub {
         json: bool,
     },
     /// Write records as CSV or JSON lines.
+    #[command(after_help = "Examples:
+  crumb ledger export --site leadsgen --from 2026-01-01 --to 2026-02-01 --format csv -o jan.csv
+  crumb ledger export > all.jsonl                        every record, JSON lines
+
+Times: YYYY-MM-DD (UTC) or RFC 3339; --from inclusive, --to exclusive.")]
     Export {
         #[command(flatten)]
         common: Common,
@@ -70,6 +81,9 @@ pub enum Sub {
         output: PathBuf,
     },
     /// Count records, consent ids, actions, sites, chains and checkpoints.
+    #[command(after_help = "Examples:
+  crumb ledger stats
+  crumb ledger stats --site leadsgen --json")]
     Stats {
         #[command(flatten)]
         common: Common,
@@ -144,7 +158,7 @@ async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miet
     if trusted.is_empty() {
         let key = secrets::existing_checkpoint_key(&common.data_dir).map_err(|e| miette!("{e}"))?.ok_or_else(|| {
             miette!(
-                help = "pass --public-key HEX (printed in docs/ledger.md how to find it) or --data-dir of the server",
+                help = "pass --data-dir of the server, or --public-key HEX (printed by a verify run that has the key)",
                 "no checkpoint key in {}",
                 common.data_dir.display()
             )
@@ -160,6 +174,8 @@ async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miet
             "ok: {} records on {} chains verified against {} signed checkpoints",
             report.records, report.chains, report.checkpoints
         );
+        let keys: Vec<String> = trusted.iter().map(|k| hex::encode(k.to_bytes())).collect();
+        println!("checkpoint public key: {}", keys.join(", "));
     } else {
         let first = &report.problems[0];
         println!("TAMPERED: first bad record {}#{}: {}", first.chain, first.seq, first.message);

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod banner;
 pub mod check;
 pub mod demo;
 pub mod init;

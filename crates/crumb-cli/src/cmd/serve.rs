@@ -111,7 +111,11 @@ pub fn run(args: Args) -> miette::Result<u8> {
         let addr = listener.local_addr().into_diagnostic()?;
         eprintln!("crumb serve: listening on http://{addr}");
         tracing::info!(%addr, "listening");
-        server.serve(listener, shutdown_signal()).await.map_err(|e| miette!("{e}"))?;
+        // Serve on the worker threads (not the thread blocked in `block_on`).
+        tokio::spawn(server.serve(listener, shutdown_signal()))
+            .await
+            .map_err(|e| miette!("the server task failed: {e}"))?
+            .map_err(|e| miette!("{e}"))?;
         Ok(exit::OK)
     })
 }
