@@ -26,7 +26,7 @@
 //!     .route("/", get(|Extension(consent): Extension<ConsentState>| async move {
 //!         // Set analytics cookies freely: the guard drops them unless granted.
 //!         let analytics = consent.allows("analytics");
-//!         ([("set-cookie", "_plausible=1; Path=/")], format!("analytics allowed: {analytics}"))
+//!         (axum::response::AppendHeaders([("set-cookie", "_plausible=1; Path=/")]), format!("analytics allowed: {analytics}"))
 //!     }))
 //!     .layer(GuardLayer::new(guard));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
