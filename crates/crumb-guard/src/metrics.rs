@@ -27,7 +27,8 @@ pub enum Reason {
 }
 
 impl Reason {
-    fn as_str(self) -> &'static str {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Reason::Refused => "refused",
             Reason::Undeclared => "undeclared",
@@ -44,7 +45,8 @@ pub struct Metrics {
     declared: Vec<(String, String)>,
     refused: Vec<AtomicU64>,
     rewritten: Vec<AtomicU64>,
-    undeclared: Mutex<HashMap<(String, &'static str), u64>>,
+    /// Undeclared names: [blocked, reported].
+    undeclared: Mutex<HashMap<String, [u64; 2]>>,
     malformed: AtomicU64,
     responses: AtomicU64,
     set_cookies: AtomicU64,
@@ -74,38 +76,50 @@ impl Metrics {
     }
 
     /// Count one event and log it (`name`, `category`, `path`; nothing about the visitor).
+    /// To keep logs readable under load, each (cookie, reason) is logged the 1st, 2nd, 4th,
+    /// 8th, ... time it happens, with the running `count`; the counters see every event.
     pub(crate) fn record(&self, reason: Reason, declared: Option<usize>, name: &str, path: &str) {
+        let log = |count: u64| count.is_power_of_two();
         match (reason, declared) {
             (Reason::Refused, Some(i)) => {
-                if let Some(c) = self.refused.get(i) {
-                    c.fetch_add(1, Relaxed);
+                let count = self.refused.get(i).map(|c| c.fetch_add(1, Relaxed) + 1).unwrap_or(1);
+                if log(count) {
+                    let category = self.declared.get(i).map(|d| d.1.as_str()).unwrap_or("");
+                    tracing::info!(target: "crumb_guard", name, category, path, count, "blocked Set-Cookie: category not granted");
                 }
-                let category = self.declared.get(i).map(|d| d.1.as_str()).unwrap_or("");
-                tracing::info!(target: "crumb_guard", name, category, path, "blocked Set-Cookie: category not granted");
             }
             (Reason::Rewritten, Some(i)) => {
-                if let Some(c) = self.rewritten.get(i) {
-                    c.fetch_add(1, Relaxed);
+                let count = self.rewritten.get(i).map(|c| c.fetch_add(1, Relaxed) + 1).unwrap_or(1);
+                if log(count) {
+                    tracing::debug!(target: "crumb_guard", name, path, count, "applied declared cookie attributes");
                 }
-                tracing::debug!(target: "crumb_guard", name, path, "applied declared cookie attributes");
             }
             (Reason::Malformed, _) => {
-                self.malformed.fetch_add(1, Relaxed);
-                tracing::info!(target: "crumb_guard", path, "blocked unparseable Set-Cookie");
+                let count = self.malformed.fetch_add(1, Relaxed) + 1;
+                if log(count) {
+                    tracing::info!(target: "crumb_guard", path, count, "blocked unparseable Set-Cookie");
+                }
             }
             (reason, _) => {
+                let slot = usize::from(reason != Reason::Undeclared);
+                let mut count = 0;
                 if let Ok(mut map) = self.undeclared.lock() {
-                    let key = if map.len() < MAX_UNDECLARED_NAMES || map.contains_key(&(name.to_string(), reason.as_str())) {
-                        name.to_string()
+                    let key = if map.len() < MAX_UNDECLARED_NAMES || map.contains_key(name) { name } else { "_other" };
+                    if let Some(c) = map.get_mut(key) {
+                        c[slot] += 1;
+                        count = c[slot];
                     } else {
-                        "_other".to_string()
-                    };
-                    *map.entry((key, reason.as_str())).or_insert(0) += 1;
+                        let mut c = [0; 2];
+                        c[slot] = 1;
+                        map.insert(key.to_string(), c);
+                        count = 1;
+                    }
                 }
-                if reason == Reason::Undeclared {
-                    tracing::info!(target: "crumb_guard", name, category = "undeclared", path, "blocked undeclared Set-Cookie");
+                if !log(count) {
+                } else if reason == Reason::Undeclared {
+                    tracing::info!(target: "crumb_guard", name, category = "undeclared", path, count, "blocked undeclared Set-Cookie");
                 } else {
-                    tracing::warn!(target: "crumb_guard", name, category = "undeclared", path, "undeclared Set-Cookie let through (reported)");
+                    tracing::warn!(target: "crumb_guard", name, category = "undeclared", path, count, "undeclared Set-Cookie let through (reported)");
                 }
             }
         }
@@ -118,11 +132,8 @@ impl Metrics {
 
     /// Undeclared cookies of a name, by reason (`undeclared` = blocked, `reported` = let through).
     pub fn undeclared(&self, name: &str, reason: Reason) -> u64 {
-        self.undeclared
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&(name.to_string(), reason.as_str())).copied())
-            .unwrap_or(0)
+        let slot = usize::from(reason != Reason::Undeclared);
+        self.undeclared.lock().ok().and_then(|m| m.get(name).map(|c| c[slot])).unwrap_or(0)
     }
 
     /// Everything, in the Prometheus text exposition format.
@@ -147,12 +158,13 @@ impl Metrics {
                 );
             }
         }
-        let undeclared: Vec<((String, &'static str), u64)> =
+        let mut undeclared: Vec<(String, [u64; 2])> =
             self.undeclared.lock().map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default();
-        for ((name, reason), v) in undeclared.iter().filter(|((_, r), _)| *r == "undeclared") {
+        undeclared.sort();
+        for (name, [v, _]) in undeclared.iter().filter(|(_, c)| c[0] > 0) {
             let _ = writeln!(
                 out,
-                "crumb_guard_blocked_total{{name=\"{}\",category=\"undeclared\",reason=\"{reason}\"}} {v}",
+                "crumb_guard_blocked_total{{name=\"{}\",category=\"undeclared\",reason=\"undeclared\"}} {v}",
                 escape(name)
             );
         }
@@ -162,7 +174,7 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP crumb_guard_reported_total Undeclared Set-Cookie headers let through and reported.");
         let _ = writeln!(out, "# TYPE crumb_guard_reported_total counter");
-        for ((name, _), v) in undeclared.iter().filter(|((_, r), _)| *r == "reported") {
+        for (name, [_, v]) in undeclared.iter().filter(|(_, c)| c[1] > 0) {
             let _ = writeln!(out, "crumb_guard_reported_total{{name=\"{}\"}} {v}", escape(name));
         }
         let _ = writeln!(out, "# HELP crumb_guard_rewritten_total Set-Cookie headers given their declared attributes.");
