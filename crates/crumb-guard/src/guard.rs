@@ -49,11 +49,16 @@ pub struct Settings {
     /// Apply declared attributes (`Secure`, `HttpOnly`, `SameSite`, `Domain`, lifetime cap)
     /// to cookies that are let through (default true).
     pub fix_attributes: bool,
+    /// Expire declared cookies of refused categories that the browser still sends (set
+    /// before the visitor withdrew consent, or by a script): the response gets a
+    /// `Set-Cookie` with `Max-Age=0` for each, so even `HttpOnly` cookies, which the banner
+    /// cannot delete, go (default true).
+    pub expire_refused: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { undeclared: Undeclared::Report, valid_versions: Vec::new(), fix_attributes: true }
+        Settings { undeclared: Undeclared::Report, valid_versions: Vec::new(), fix_attributes: true, expire_refused: true }
     }
 }
 
@@ -94,6 +99,7 @@ struct Rule {
     same_site: Option<cookie::SameSite>,
     domain: Option<Box<str>>,
     lifetime: Lifetime,
+    path: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -182,6 +188,7 @@ impl Guard {
                 http_only: item.http_only == Some(true),
                 same_site: item.same_site.map(same_site),
                 domain: item.domain.as_deref().map(|d| d.trim_start_matches('.').into()),
+                path: item.path.as_deref().map(Into::into),
                 lifetime: if item.storage() != StorageKind::Cookie {
                     Lifetime::Unknown
                 } else {
@@ -255,6 +262,70 @@ impl Guard {
             }
         }
         Allowed(bits)
+    }
+
+    /// Declared cookies of categories not allowed that a request carries (by the name sent,
+    /// with the index of their declaration). `None` when there are none (no allocation).
+    pub fn refused_in_request(&self, headers: &HeaderMap, allowed: Allowed) -> Option<Vec<(usize, String)>> {
+        let inner = &*self.inner;
+        if !inner.settings.expire_refused {
+            return None;
+        }
+        let mut out: Option<Vec<(usize, String)>> = None;
+        for value in headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+            for c in Cookie::split_parse(value).filter_map(Result::ok) {
+                let name = c.name();
+                if name == &*inner.cookie_name {
+                    continue;
+                }
+                let Some(index) = inner.matcher.find_index(Observed { storage: StorageKind::Cookie, name, domain: None })
+                else {
+                    continue;
+                };
+                let Some(rule) = inner.rules.get(index) else { continue };
+                if rule.required || rule.category_index.is_some_and(|i| allowed.has(i)) {
+                    continue;
+                }
+                let list = out.get_or_insert_with(Vec::new);
+                if !list.iter().any(|(_, n)| n == name) {
+                    list.push((index, name.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Add a `Set-Cookie` that expires each of `cookies` (from [`Guard::refused_in_request`]),
+    /// on the declared path and domain, unless the response already sets that name.
+    pub fn expire(&self, headers: &mut HeaderMap, cookies: &[(usize, String)], path: &str) {
+        for (index, name) in cookies {
+            let Some(rule) = self.inner.rules.get(*index) else { continue };
+            let already = headers
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .filter_map(|v| Cookie::parse(v).ok())
+                .any(|c| c.name() == name);
+            if already {
+                continue;
+            }
+            let mut c = Cookie::new(name.as_str(), "");
+            c.set_path(rule.path.as_deref().unwrap_or("/").to_string());
+            if let Some(d) = rule.domain.as_deref() {
+                c.set_domain(d.to_string());
+            }
+            c.set_max_age(cookie::time::Duration::ZERO);
+            c.set_expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
+            c.set_http_only(true);
+            c.set_same_site(cookie::SameSite::Lax);
+            if rule.secure {
+                c.set_secure(true);
+            }
+            if let Ok(v) = HeaderValue::try_from(c.to_string()) {
+                headers.append(SET_COOKIE, v);
+                self.inner.metrics.record(Reason::Expired, Some(*index), name, path);
+            }
+        }
     }
 
     /// Remove the `Set-Cookie` headers the visitor has not allowed and apply declared

@@ -13,7 +13,9 @@ use crate::guard::{Allowed, Guard};
 
 /// Adds the guard to a service: the request gets the visitor's
 /// [`ConsentState`](crumb_core::consent::ConsentState) as an extension, and the response
-/// loses the `Set-Cookie` headers the visitor has not allowed.
+/// loses the `Set-Cookie` headers the visitor has not allowed (and, with
+/// [`Settings::expire_refused`](crate::Settings::expire_refused), expires refused cookies
+/// the browser still sends).
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
     guard: Guard,
@@ -56,9 +58,10 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let state = self.guard.consent(req.headers());
         let allowed = self.guard.allowed(&state);
+        let expire = self.guard.refused_in_request(req.headers(), allowed);
         let uri = req.uri().clone();
         req.extensions_mut().insert(state);
-        ResponseFuture { inner: self.inner.call(req), guard: self.guard.clone(), allowed, uri }
+        ResponseFuture { inner: self.inner.call(req), guard: self.guard.clone(), allowed, expire, uri }
     }
 }
 
@@ -69,6 +72,7 @@ pin_project! {
         inner: F,
         guard: Guard,
         allowed: Allowed,
+        expire: Option<Vec<(usize, String)>>,
         uri: Uri,
     }
 }
@@ -83,6 +87,9 @@ where
         let this = self.project();
         let mut res = ready!(this.inner.poll(cx))?;
         this.guard.filter(res.headers_mut(), *this.allowed, this.uri.path());
+        if let Some(expire) = this.expire.take() {
+            this.guard.expire(res.headers_mut(), &expire, this.uri.path());
+        }
         Poll::Ready(Ok(res))
     }
 }

@@ -24,6 +24,8 @@ pub enum Reason {
     Reported,
     /// Let through with declared attributes applied.
     Rewritten,
+    /// A refused cookie the browser still held, expired by the guard.
+    Expired,
 }
 
 impl Reason {
@@ -35,6 +37,7 @@ impl Reason {
             Reason::Malformed => "malformed",
             Reason::Reported => "reported",
             Reason::Rewritten => "rewritten",
+            Reason::Expired => "expired",
         }
     }
 }
@@ -45,6 +48,7 @@ pub struct Metrics {
     declared: Vec<(String, String)>,
     refused: Vec<AtomicU64>,
     rewritten: Vec<AtomicU64>,
+    expired: Vec<AtomicU64>,
     /// Undeclared names: [blocked, reported].
     undeclared: Mutex<HashMap<String, [u64; 2]>>,
     malformed: AtomicU64,
@@ -63,6 +67,7 @@ impl Metrics {
             declared,
             refused: (0..n).map(|_| AtomicU64::new(0)).collect(),
             rewritten: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            expired: (0..n).map(|_| AtomicU64::new(0)).collect(),
             undeclared: Mutex::new(HashMap::new()),
             malformed: AtomicU64::new(0),
             responses: AtomicU64::new(0),
@@ -92,6 +97,13 @@ impl Metrics {
                 let count = self.rewritten.get(i).map(|c| c.fetch_add(1, Relaxed) + 1).unwrap_or(1);
                 if log(count) {
                     tracing::debug!(target: "crumb_guard", name, path, count, "applied declared cookie attributes");
+                }
+            }
+            (Reason::Expired, Some(i)) => {
+                let count = self.expired.get(i).map(|c| c.fetch_add(1, Relaxed) + 1).unwrap_or(1);
+                if log(count) {
+                    let category = self.declared.get(i).map(|d| d.1.as_str()).unwrap_or("");
+                    tracing::info!(target: "crumb_guard", name, category, path, count, "expired a refused cookie the browser still held");
                 }
             }
             (Reason::Malformed, _) => {
@@ -128,6 +140,11 @@ impl Metrics {
     /// Cookies of a declared name removed because their category was refused.
     pub fn refused(&self, declared_name: &str) -> u64 {
         self.declared.iter().zip(&self.refused).filter(|((n, _), _)| n == declared_name).map(|(_, c)| c.load(Relaxed)).sum()
+    }
+
+    /// Refused cookies of a declared name that the guard expired in browsers.
+    pub fn expired(&self, declared_name: &str) -> u64 {
+        self.declared.iter().zip(&self.expired).filter(|((n, _), _)| n == declared_name).map(|(_, c)| c.load(Relaxed)).sum()
     }
 
     /// Undeclared cookies of a name, by reason (`undeclared` = blocked, `reported` = let through).
@@ -185,6 +202,19 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "crumb_guard_rewritten_total{{name=\"{}\",category=\"{}\"}} {v}",
+                    escape(name),
+                    escape(category)
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP crumb_guard_expired_total Refused cookies still held by browsers, expired by the guard.");
+        let _ = writeln!(out, "# TYPE crumb_guard_expired_total counter");
+        for ((name, category), c) in self.declared.iter().zip(&self.expired) {
+            let v = c.load(Relaxed);
+            if v > 0 {
+                let _ = writeln!(
+                    out,
+                    "crumb_guard_expired_total{{name=\"{}\",category=\"{}\"}} {v}",
                     escape(name),
                     escape(category)
                 );

@@ -1,5 +1,6 @@
 //! Debian's Chromium, headless, against a site behind `crumb proxy` that sets an analytics
-//! cookie on the server: after "reject" the browser keeps none, after "accept" it keeps it.
+//! cookie on the server: after "reject" the browser keeps none, after "accept" it keeps it,
+//! and after withdrawing consent it is gone again.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -120,6 +121,12 @@ async fn chromium_keeps_no_analytics_cookie_after_reject_and_keeps_it_after_acce
     page.evaluate("crumbDecide(['functional', 'analytics', 'marketing'])").await.expect("decide");
     page.goto(url.as_str()).await.expect("reload");
     assert_eq!(cookie_names(&browser, "127.0.0.1").await, ["_plausible", "cookie-consent"], "after accept: kept");
+
+    // Withdraw: the HttpOnly cookie no script can remove is expired by the guard.
+    page.evaluate("crumbDecide([])").await.expect("decide");
+    page.goto(url.as_str()).await.expect("reload");
+    assert_eq!(cookie_names(&browser, "127.0.0.1").await, ["cookie-consent"], "after withdrawal: gone");
+    assert_eq!(guard.metrics().expired("_plausible"), 1);
 
     browser.close().await.expect("close Chromium");
     let _ = browser.wait().await;

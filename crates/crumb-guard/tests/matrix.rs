@@ -123,3 +123,29 @@ async fn regional_mode_from_trusted_country_header_and_gpc() {
         assert_eq!(set_cookie_names(&res.headers), expect(&["mystery"]), "{country:?}");
     }
 }
+
+#[tokio::test]
+async fn refused_cookies_still_held_by_the_browser_are_expired() {
+    let up = upstream().await;
+    let p = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;
+    // Consent withdrawn: only functional granted; the browser still has analytics and
+    // marketing cookies from before, plus necessary, functional and unknown ones.
+    let held = format!("_plausible=old; _fbp=fb.1; theme=dark; next-auth.session-token=t; other=1; {}", consent("functional", now()));
+    let (res, _) = get(p.addr, "/json", &[("cookie", &held)]).await;
+    assert_eq!(set_cookie_names(&res.headers), ["_fbp", "_plausible"]);
+    for name in ["_fbp", "_plausible"] {
+        let v = set_cookie(&res.headers, name).expect("expiry");
+        for attr in ["Max-Age=0", "Path=/", "HttpOnly", "SameSite=Lax", "Expires=Thu, 01 Jan 1970 00:00:00 GMT"] {
+            assert!(v.contains(attr), "{attr} missing in {v}");
+        }
+        assert_eq!(p.guard.metrics().expired(name), 1);
+    }
+    // Granted again: nothing expired.
+    let held = format!("_plausible=old; {}", consent("analytics", now()));
+    let (res, _) = get(p.addr, "/json", &[("cookie", &held)]).await;
+    assert_eq!(set_cookie_names(&res.headers), Vec::<String>::new());
+    // Switched off: nothing expired either.
+    let p = proxy(up.addr, guard(false, Settings { expire_refused: false, ..Settings::default() }), |_| {}).await;
+    let (res, _) = get(p.addr, "/json", &[("cookie", "_plausible=old")]).await;
+    assert_eq!(set_cookie_names(&res.headers), Vec::<String>::new());
+}

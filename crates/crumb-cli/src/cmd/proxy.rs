@@ -45,6 +45,12 @@ pub struct Args {
     /// Also serve Prometheus counters at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Pass cookies that are let through as the upstream wrote them (no declared attributes applied).
+    #[arg(long)]
+    pub keep_attributes: bool,
+    /// Do not expire refused cookies the browser still sends (set before consent was withdrawn).
+    #[arg(long)]
+    pub keep_refused: bool,
     /// Policy versions still covered by a stored decision (repeatable); by default any.
     #[arg(long = "valid-version", value_name = "VERSION")]
     pub valid_versions: Vec<String>,
@@ -60,7 +66,12 @@ pub fn run(args: Args) -> miette::Result<u8> {
             diags.len()
         )
     })?;
-    let settings = Settings { undeclared: args.undeclared, valid_versions: args.valid_versions, fix_attributes: true };
+    let settings = Settings {
+        undeclared: args.undeclared,
+        valid_versions: args.valid_versions,
+        fix_attributes: !args.keep_attributes,
+        expire_refused: !args.keep_refused,
+    };
     let guard = Guard::new(inventory, settings).map_err(|e| miette!("{shown}: {e}"))?;
     let mut config = ProxyConfig::new(&args.upstream).map_err(|e| miette!("{e}"))?;
     config.timeout = Duration::from_secs(args.timeout.max(1));
