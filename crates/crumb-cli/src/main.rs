@@ -44,6 +44,7 @@ struct Cli {
 enum Command {
     Init(cmd::init::Args),
     Check(cmd::check::Args),
+    Policy(cmd::policy::Args),
     Proxy(cmd::proxy::Args),
 }
 
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Policy(a) => cmd::policy::run(a),
         Command::Proxy(a) => cmd::proxy::run(a),
     };
     match result {

@@ -95,11 +95,13 @@ impl<'a> Ctx<'a> {
                     value = Some(v.get_ref());
                     table = None;
                     // Point at the value for scalars, at the key for tables.
-                    if !v.get_ref().is_table() && !v.get_ref().is_array() {
-                        span = Some(v.span());
+                    span = Some(if v.get_ref().is_table() {
+                        key.span()
+                    } else if v.get_ref().is_array() {
+                        key.span().start..v.span().end
                     } else {
-                        span = Some(key.span());
-                    }
+                        v.span()
+                    });
                 }
                 Seg::Index(i) => {
                     let Some(arr) = value.and_then(|v| v.as_array()) else { return span };
@@ -746,11 +748,13 @@ fn item_rules(
             Ok(crate::pattern::NamePattern::Prefix(p)) => p,
             _ => item.name.clone(),
         };
-        // A cookie the site scopes to its own domain, whose name the database only knows from
-        // another party's domain, is the site's own cookie that happens to share a name.
-        let own_domain = item.domain.is_some();
+        // The database saw some names only on another party's domain. Tracking scripts set
+        // theirs on the site's domain under distinctive names (`_fbp`, `_gcl_au`); a plain
+        // name (`sessionid`, `auth_token`) known from elsewhere is the site's own cookie
+        // that happens to share it, and so is any name the site scopes to its own domain.
+        let foreign_ok = item.domain.is_none() && name.starts_with('_');
         if let Some((e, agreement)) = ocd::lookup_detailed(&name, domain)
-            && !(own_domain && agreement == ocd::DomainAgreement::Other)
+            && (agreement != ocd::DomainAgreement::Other || foreign_ok)
             && matches!(e.purpose(), Purpose::Analytics | Purpose::Marketing)
         {
             cx.warn(
@@ -860,10 +864,21 @@ fn services(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str]) {
                         help,
                     );
                 }
-                Some(it) if it.category != s.category && category_ids.contains(&it.category.as_str()) => {
-                    if !inv.is_required(&it.category) && inv.is_required(&s.category) {
-                        cx.error("service-category", &[K("services"), I(i), K("category")], format!("service `{}` is strictly necessary but sets `{c}` of category `{}`", s.id, it.category), "a service that sets cookies needing consent must itself need consent: use the same category");
-                    }
+                Some(it)
+                    if it.category != s.category
+                        && category_ids.contains(&it.category.as_str())
+                        && !inv.is_required(&it.category)
+                        && inv.is_required(&s.category) =>
+                {
+                    cx.error(
+                        "service-category",
+                        &[K("services"), I(i), K("category")],
+                        format!(
+                            "service `{}` is strictly necessary but sets `{c}` of category `{}`",
+                            s.id, it.category
+                        ),
+                        "a service that sets cookies needing consent must itself need consent: use the same category",
+                    );
                 }
                 _ => {}
             }

@@ -98,10 +98,10 @@ fn rules(d: &mut Diff<'_>) {
             d.push(material, name, format!("{a:?} became {b:?}").to_lowercase());
         }
     }
-    if let (Ok(a), Ok(b)) = (o.lifetime(), n.lifetime()) {
-        if a != b {
-            d.push(b.longer_than(a), "rules.consent_lifetime", format!("{a} became {b}"));
-        }
+    if let (Ok(a), Ok(b)) = (o.lifetime(), n.lifetime())
+        && a != b
+    {
+        d.push(b.longer_than(a), "rules.consent_lifetime", format!("{a} became {b}"));
     }
     if o.regional_mode != n.regional_mode || o.opt_out_countries != n.opt_out_countries {
         d.push(true, "rules.regional_mode", "who gets opt-in and who opt-out changed");
@@ -240,6 +240,111 @@ fn services(d: &mut Diff<'_>) {
     for o in &d.old.services {
         if d.new.service(&o.id).is_none() {
             d.push(false, format!("services.{}", o.id), "service removed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::LEADSGEN;
+
+    type Case = (&'static str, Box<dyn FnOnce(&mut Inventory)>);
+
+    fn base() -> Inventory {
+        toml::from_str(LEADSGEN).expect("example parses")
+    }
+
+    fn classify(f: impl FnOnce(&mut Inventory)) -> (bool, Vec<Change>) {
+        let old = base();
+        let mut new = old.clone();
+        f(&mut new);
+        let changes = diff(&old, &new);
+        (is_material(&changes), changes)
+    }
+
+    #[test]
+    fn no_change_no_diff() {
+        assert!(diff(&base(), &base()).is_empty());
+    }
+
+    #[test]
+    fn material_changes() {
+        let cases: Vec<Case> = vec![
+            (
+                "new category",
+                Box::new(|i| {
+                    let mut c = i.categories[1].clone();
+                    c.id = "personalization".into();
+                    i.categories.push(c);
+                }),
+            ),
+            (
+                "new non-essential cookie",
+                Box::new(|i| {
+                    let mut c = i.cookies[4].clone();
+                    c.name = "font-size".into();
+                    i.cookies.push(c);
+                }),
+            ),
+            ("wider purpose", Box::new(|i| i.cookies[9].purpose = "Conversion tracking and retargeting".into())),
+            ("longer duration", Box::new(|i| i.cookies[9].duration = "180 days".into())),
+            ("longer consent lifetime", Box::new(|i| i.rules.consent_lifetime = "13 months".into())),
+            ("dnt no longer honoured", Box::new(|i| i.rules.dnt = SignalRule::Ignore)),
+            (
+                "new service",
+                Box::new(|i| {
+                    let mut s = i.services[3].clone();
+                    s.id = "tiktok".into();
+                    i.services.push(s);
+                }),
+            ),
+            ("service contacts new host", Box::new(|i| i.services[3].hosts.push("graph.facebook.com".into()))),
+            ("moved to marketing", Box::new(|i| i.cookies[4].category = "marketing".into())),
+        ];
+        for (name, f) in cases {
+            let (material, changes) = classify(f);
+            assert!(material, "{name} should be material: {changes:#?}");
+        }
+    }
+
+    #[test]
+    fn minor_changes() {
+        let cases: Vec<Case> = vec![
+            ("contact", Box::new(|i| i.site.contact = "dpo@leadsgen.app".into())),
+            ("date", Box::new(|i| i.site.effective_date = "2026-05-01".into())),
+            ("shorter duration", Box::new(|i| i.cookies[9].duration = "30 days".into())),
+            (
+                "cookie removed",
+                Box::new(|i| {
+                    i.cookies.remove(9);
+                    i.services[3].cookies.clear();
+                }),
+            ),
+            (
+                "new necessary cookie",
+                Box::new(|i| {
+                    let mut c = i.cookies[0].clone();
+                    c.name = "next-auth.callback-url".into();
+                    i.cookies.push(c);
+                }),
+            ),
+            ("necessary purpose reworded", Box::new(|i| i.cookies[0].purpose = "Keeps you logged in".into())),
+            (
+                "gpc honoured now",
+                Box::new(|i| {
+                    i.rules.dnt = SignalRule::Honor;
+                    i.rules.gpc = SignalRule::Honor;
+                }),
+            ),
+            ("shorter lifetime", Box::new(|i| i.rules.consent_lifetime = "6 months".into())),
+        ];
+        for (name, f) in cases {
+            let (material, changes) = classify(f);
+            assert!(!material, "{name} should be minor: {changes:#?}");
+            if name != "gpc honoured now" {
+                assert!(!changes.is_empty(), "{name} should be listed");
+            }
         }
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod init;
+pub mod policy;
 pub mod proxy;
