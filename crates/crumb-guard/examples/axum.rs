@@ -36,7 +36,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter("crumb_guard=info").init();
     let path = std::env::args().nth(1).unwrap_or_else(|| "examples/leadsgen.toml".into());
     let src = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    let inventory = crumb_core::parse_inventory(&src).map_err(|d| format!("{path}: run `crumb check {path}`: {d:?}"))?;
+    let inventory =
+        crumb_core::parse_inventory(&src).map_err(|d| format!("{path}: run `crumb check {path}`: {d:?}"))?;
     let guard = Guard::new(inventory, Settings { undeclared: Undeclared::Block, ..Settings::default() })?;
     let metrics = guard.clone();
     let app = Router::new()

@@ -44,7 +44,8 @@ struct Case {
 fn main() {
     let inv = crumb_core::parse_inventory(crumb_core::testdata::LEADSGEN).expect("valid example");
     let guard = Guard::new(inv, Settings { undeclared: Undeclared::Report, ..Settings::default() }).expect("guard");
-    let accepted = format!("_ga=GA1.1; cookie-consent=1.-.3f2a9c1b7e4d5a6b.functional~analytics~marketing.{}", NOW - 60);
+    let accepted =
+        format!("_ga=GA1.1; cookie-consent=1.-.3f2a9c1b7e4d5a6b.functional~analytics~marketing.{}", NOW - 60);
     let rejected = format!("cookie-consent=1.-.3f2a9c1b7e4d5a6b.-.{}", NOW - 60);
     let cases = [
         Case { name: "no Set-Cookie", cookie: Some(accepted.clone()), set_cookies: &[] },
@@ -73,7 +74,9 @@ fn main() {
         },
     ];
     const N: u32 = 200_000;
-    println!("| case | decide ns/request | filter ns/response | allocations/request (decide) | allocations/response (filter) |");
+    println!(
+        "| case | decide ns/request | filter ns/response | allocations/request (decide) | allocations/response (filter) |"
+    );
     println!("|---|---:|---:|---:|---:|");
     for case in &cases {
         let req = request(case.cookie.as_deref());

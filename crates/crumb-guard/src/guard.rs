@@ -58,7 +58,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { undeclared: Undeclared::Report, valid_versions: Vec::new(), fix_attributes: true, expire_refused: true }
+        Settings {
+            undeclared: Undeclared::Report,
+            valid_versions: Vec::new(),
+            fix_attributes: true,
+            expire_refused: true,
+        }
     }
 }
 
@@ -278,7 +283,8 @@ impl Guard {
                 if name == &*inner.cookie_name {
                     continue;
                 }
-                let Some(index) = inner.matcher.find_index(Observed { storage: StorageKind::Cookie, name, domain: None })
+                let Some(index) =
+                    inner.matcher.find_index(Observed { storage: StorageKind::Cookie, name, domain: None })
                 else {
                     continue;
                 };
@@ -475,7 +481,8 @@ fn fix_attributes(rule: &Rule, c: &mut Cookie<'_>, now: i64) -> bool {
         c.set_domain(d.to_string());
         changed = true;
     }
-    let lifetime = c.max_age().map(|a| a.whole_seconds()).or_else(|| c.expires_datetime().map(|t| t.unix_timestamp() - now));
+    let lifetime =
+        c.max_age().map(|a| a.whole_seconds()).or_else(|| c.expires_datetime().map(|t| t.unix_timestamp() - now));
     match (rule.lifetime, lifetime) {
         (Lifetime::Session, Some(_)) => {
             c.set_max_age(None);
@@ -525,7 +532,8 @@ mod tests {
     fn refused_categories_are_removed_and_required_kept() {
         let g = guard(Undeclared::Report);
         let state = g.consent_at(&HeaderMap::new(), NOW);
-        let mut h = headers(&["theme=dark; Path=/", "_plausible=1", "next-auth.csrf-token=x; Secure; HttpOnly; SameSite=Lax"]);
+        let mut h =
+            headers(&["theme=dark; Path=/", "_plausible=1", "next-auth.csrf-token=x; Secure; HttpOnly; SameSite=Lax"]);
         let r = g.filter_at(&mut h, g.allowed(&state), "/", NOW);
         assert_eq!(r.refused, 2);
         assert_eq!(names(&h), ["next-auth.csrf-token=x; Secure; HttpOnly; SameSite=Lax"]);

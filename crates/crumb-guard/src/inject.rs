@@ -53,9 +53,9 @@ pub fn csp_nonce(headers: &HeaderMap) -> Option<String> {
             let mut tokens = directive.split_ascii_whitespace();
             let Some(name) = tokens.next() else { continue };
             let name = name.to_ascii_lowercase();
-            let nonce = tokens.find_map(|t| t.strip_prefix("'nonce-").and_then(|t| t.strip_suffix('\''))).filter(|n| {
-                !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b))
-            });
+            let nonce = tokens
+                .find_map(|t| t.strip_prefix("'nonce-").and_then(|t| t.strip_suffix('\'')))
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b)));
             match (name.as_str(), nonce) {
                 ("script-src" | "script-src-elem", Some(n)) => return Some(n.to_string()),
                 ("default-src", Some(n)) => fallback = fallback.or(Some(n.to_string())),
@@ -373,10 +373,16 @@ mod tests {
     #[test]
     fn nonce_from_csp() {
         let mut h = HeaderMap::new();
-        h.insert("content-security-policy", HeaderValue::from_static("default-src 'self'; script-src 'nonce-abc+/=' 'strict-dynamic'"));
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'self'; script-src 'nonce-abc+/=' 'strict-dynamic'"),
+        );
         assert_eq!(csp_nonce(&h).as_deref(), Some("abc+/="));
         h.insert("content-security-policy", HeaderValue::from_static("script-src 'nonce-\"x'"));
         assert_eq!(csp_nonce(&h), None);
-        assert_eq!(&script_tag("/b.js?a=1&b=\"", Some("n1"))[..], b"<script async src=\"/b.js?a=1&amp;b=&quot;\" nonce=\"n1\"></script>");
+        assert_eq!(
+            &script_tag("/b.js?a=1&b=\"", Some("n1"))[..],
+            b"<script async src=\"/b.js?a=1&amp;b=&quot;\" nonce=\"n1\"></script>"
+        );
     }
 }

@@ -139,12 +139,22 @@ impl Metrics {
 
     /// Cookies of a declared name removed because their category was refused.
     pub fn refused(&self, declared_name: &str) -> u64 {
-        self.declared.iter().zip(&self.refused).filter(|((n, _), _)| n == declared_name).map(|(_, c)| c.load(Relaxed)).sum()
+        self.declared
+            .iter()
+            .zip(&self.refused)
+            .filter(|((n, _), _)| n == declared_name)
+            .map(|(_, c)| c.load(Relaxed))
+            .sum()
     }
 
     /// Refused cookies of a declared name that the guard expired in browsers.
     pub fn expired(&self, declared_name: &str) -> u64 {
-        self.declared.iter().zip(&self.expired).filter(|((n, _), _)| n == declared_name).map(|(_, c)| c.load(Relaxed)).sum()
+        self.declared
+            .iter()
+            .zip(&self.expired)
+            .filter(|((n, _), _)| n == declared_name)
+            .map(|(_, c)| c.load(Relaxed))
+            .sum()
     }
 
     /// Undeclared cookies of a name, by reason (`undeclared` = blocked, `reported` = let through).
@@ -162,7 +172,10 @@ impl Metrics {
         let _ = writeln!(out, "# HELP crumb_guard_set_cookie_total Set-Cookie headers the guard inspected.");
         let _ = writeln!(out, "# TYPE crumb_guard_set_cookie_total counter");
         let _ = writeln!(out, "crumb_guard_set_cookie_total {}", self.set_cookies.load(Relaxed));
-        let _ = writeln!(out, "# HELP crumb_guard_blocked_total Set-Cookie headers removed, by cookie, category and reason.");
+        let _ = writeln!(
+            out,
+            "# HELP crumb_guard_blocked_total Set-Cookie headers removed, by cookie, category and reason."
+        );
         let _ = writeln!(out, "# TYPE crumb_guard_blocked_total counter");
         for ((name, category), c) in self.declared.iter().zip(&self.refused) {
             let v = c.load(Relaxed);
@@ -187,9 +200,13 @@ impl Metrics {
         }
         let m = self.malformed.load(Relaxed);
         if m > 0 {
-            let _ = writeln!(out, "crumb_guard_blocked_total{{name=\"\",category=\"undeclared\",reason=\"malformed\"}} {m}");
+            let _ = writeln!(
+                out,
+                "crumb_guard_blocked_total{{name=\"\",category=\"undeclared\",reason=\"malformed\"}} {m}"
+            );
         }
-        let _ = writeln!(out, "# HELP crumb_guard_reported_total Undeclared Set-Cookie headers let through and reported.");
+        let _ =
+            writeln!(out, "# HELP crumb_guard_reported_total Undeclared Set-Cookie headers let through and reported.");
         let _ = writeln!(out, "# TYPE crumb_guard_reported_total counter");
         for (name, [_, v]) in undeclared.iter().filter(|(_, c)| c[1] > 0) {
             let _ = writeln!(out, "crumb_guard_reported_total{{name=\"{}\"}} {v}", escape(name));
@@ -207,7 +224,10 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP crumb_guard_expired_total Refused cookies still held by browsers, expired by the guard.");
+        let _ = writeln!(
+            out,
+            "# HELP crumb_guard_expired_total Refused cookies still held by browsers, expired by the guard."
+        );
         let _ = writeln!(out, "# TYPE crumb_guard_expired_total counter");
         for ((name, category), c) in self.declared.iter().zip(&self.expired) {
             let v = c.load(Relaxed);

@@ -56,7 +56,9 @@ pub struct ProxyConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     /// The upstream URL is not a plain `http://host[:port][/path]` URL.
-    #[error("upstream `{0}` must be an http:// URL with a host, like http://127.0.0.1:3000 (put TLS in front of crumb proxy, not behind it)")]
+    #[error(
+        "upstream `{0}` must be an http:// URL with a host, like http://127.0.0.1:3000 (put TLS in front of crumb proxy, not behind it)"
+    )]
     Upstream(String),
     /// Accepting connections failed.
     #[error("accepting connections failed: {0}")]
@@ -190,9 +192,10 @@ impl Proxy {
             parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(header::UPGRADE, proto.clone());
         }
-        let host = parts.headers.remove(header::HOST).or_else(|| {
-            parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+        let host = parts
+            .headers
+            .remove(header::HOST)
+            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         if let Some(addr) = client_addr {
             let ip = addr.ip().to_string();
             let xff = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -326,7 +329,9 @@ pub async fn serve_metrics(listener: TcpListener, guard: Guard) -> Result<(), Pr
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let res = if req.uri().path() == "/metrics" {
-                    let mut r = Response::new(Full::new(Bytes::from(guard.metrics().render())).map_err(|n| match n {}).boxed_unsync());
+                    let mut r = Response::new(
+                        Full::new(Bytes::from(guard.metrics().render())).map_err(|n| match n {}).boxed_unsync(),
+                    );
                     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
                     r
                 } else {

@@ -104,7 +104,8 @@ async fn chromium_keeps_no_analytics_cookie_after_reject_and_keeps_it_after_acce
     assert_eq!(cookie_names(&browser, "127.0.0.1").await, Vec::<String>::new(), "no decision: nothing non-essential");
 
     // Control: the site itself, reached directly (on `localhost`, a separate cookie jar), does set it.
-    let direct = browser.new_page(format!("http://localhost:{}/", upstream.port()).as_str()).await.expect("direct page");
+    let direct =
+        browser.new_page(format!("http://localhost:{}/", upstream.port()).as_str()).await.expect("direct page");
     assert_eq!(cookie_names(&browser, "localhost").await, ["_plausible"], "the upstream sets the analytics cookie");
     direct.close().await.expect("close");
 

@@ -16,7 +16,10 @@ async fn axum_handlers_see_consent_and_refused_cookies_are_dropped() {
             "/",
             get(|Extension(c): Extension<ConsentState>| async move {
                 (
-                    axum::response::AppendHeaders([("set-cookie", "_plausible=1; Path=/"), ("set-cookie", "theme=dark; Path=/")]),
+                    axum::response::AppendHeaders([
+                        ("set-cookie", "_plausible=1; Path=/"),
+                        ("set-cookie", "theme=dark; Path=/"),
+                    ]),
                     format!("{:?} analytics={} functional={}", c.basis, c.allows("analytics"), c.allows("functional")),
                 )
             }),

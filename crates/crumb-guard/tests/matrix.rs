@@ -36,13 +36,25 @@ async fn consent_states_by_cookie_kinds() {
             vec![("cookie", consent("functional~analytics~marketing", now))],
             expect(&["theme", "last-workspace", "_plausible", "_fbp", "mystery"]),
         ),
-        ("custom", vec![("cookie", consent("functional", now))], expect(&[all_functional[0], all_functional[1], "mystery"])),
+        (
+            "custom",
+            vec![("cookie", consent("functional", now))],
+            expect(&[all_functional[0], all_functional[1], "mystery"]),
+        ),
         ("custom analytics", vec![("cookie", consent("analytics", now))], expect(&["_plausible", "mystery"])),
         ("gpc, no decision, opt-in", vec![("sec-gpc", "1".into())], expect(&["mystery"])),
-        ("expired", vec![("cookie", consent("functional~analytics~marketing", now - 400 * 86_400))], expect(&["mystery"])),
+        (
+            "expired",
+            vec![("cookie", consent("functional~analytics~marketing", now - 400 * 86_400))],
+            expect(&["mystery"]),
+        ),
         ("from the future", vec![("cookie", consent("analytics", now + 86_400))], expect(&["mystery"])),
         ("malformed", vec![("cookie", "cookie-consent=1.-.v.analytics".into())], expect(&["mystery"])),
-        ("garbage", vec![("cookie", "cookie-consent=%%%;;=\"x; 1.-.v.analytics.9; other=1".into())], expect(&["mystery"])),
+        (
+            "garbage",
+            vec![("cookie", "cookie-consent=%%%;;=\"x; 1.-.v.analytics.9; other=1".into())],
+            expect(&["mystery"]),
+        ),
         (
             "among other cookies",
             vec![("cookie", format!("a=1; {}; b=2", consent("marketing", now)))],
@@ -61,7 +73,10 @@ async fn consent_states_by_cookie_kinds() {
     assert!(p.guard.metrics().refused("_fbp") >= 8);
     assert!(p.guard.metrics().undeclared("mystery", Reason::Reported) >= 11);
     let text = p.guard.metrics().render();
-    assert!(text.contains("crumb_guard_blocked_total{name=\"_plausible\",category=\"analytics\",reason=\"refused\"}"), "{text}");
+    assert!(
+        text.contains("crumb_guard_blocked_total{name=\"_plausible\",category=\"analytics\",reason=\"refused\"}"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -95,11 +110,14 @@ async fn undeclared_cookies_follow_the_setting() {
         assert_eq!(names.len(), if kept { 6 } else { 5 }, "{setting:?}: {names:?}");
         let blocked = p.guard.metrics().undeclared("mystery", Reason::Undeclared);
         let reported = p.guard.metrics().undeclared("mystery", Reason::Reported);
-        assert_eq!((blocked, reported), match setting {
-            Undeclared::Block => (1, 0),
-            Undeclared::Allow => (0, 0),
-            Undeclared::Report => (0, 1),
-        });
+        assert_eq!(
+            (blocked, reported),
+            match setting {
+                Undeclared::Block => (1, 0),
+                Undeclared::Allow => (0, 0),
+                Undeclared::Report => (0, 1),
+            }
+        );
     }
 }
 
@@ -130,7 +148,10 @@ async fn refused_cookies_still_held_by_the_browser_are_expired() {
     let p = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;
     // Consent withdrawn: only functional granted; the browser still has analytics and
     // marketing cookies from before, plus necessary, functional and unknown ones.
-    let held = format!("_plausible=old; _fbp=fb.1; theme=dark; next-auth.session-token=t; other=1; {}", consent("functional", now()));
+    let held = format!(
+        "_plausible=old; _fbp=fb.1; theme=dark; next-auth.session-token=t; other=1; {}",
+        consent("functional", now())
+    );
     let (res, _) = get(p.addr, "/json", &[("cookie", &held)]).await;
     assert_eq!(set_cookie_names(&res.headers), ["_fbp", "_plausible"]);
     for name in ["_fbp", "_plausible"] {

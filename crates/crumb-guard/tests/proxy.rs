@@ -86,7 +86,10 @@ async fn leaves_non_html_and_head_requests_alone() {
     assert_eq!(&body[..], b"{\"head\":\"</head>\"}");
     let req = http::Request::head(format!("http://{}/html", p.addr)).body(Full::new(Bytes::new())).expect("req");
     let res = client().request(req).await.expect("response");
-    assert_eq!(res.headers().get("content-length").and_then(|v| v.to_str().ok()), Some(HTML.len().to_string().as_str()));
+    assert_eq!(
+        res.headers().get("content-length").and_then(|v| v.to_str().ok()),
+        Some(HTML.len().to_string().as_str())
+    );
     // Without --inject-banner pages pass unchanged.
     let up = upstream().await;
     let plain = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;
@@ -130,7 +133,9 @@ async fn streams_large_request_bodies_both_ways() {
     let big = vec![b'x'; 3 * 1024 * 1024];
     let c = client();
     for _ in 0..3 {
-        let req = http::Request::post(format!("http://{}/echo", p.addr)).body(Full::new(Bytes::from(big.clone()))).expect("req");
+        let req = http::Request::post(format!("http://{}/echo", p.addr))
+            .body(Full::new(Bytes::from(big.clone())))
+            .expect("req");
         let res = c.request(req).await.expect("response");
         let got = res.into_body().collect().await.expect("body").to_bytes();
         assert_eq!(got.len(), big.len());
@@ -195,7 +200,11 @@ async fn websocket_echo_through_the_proxy() {
     for i in 0..3 {
         let text = format!("hello {i}");
         ws.send(tokio_tungstenite::tungstenite::Message::text(text.clone())).await.expect("send");
-        let echo = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("echo in time").expect("a message").expect("ok");
+        let echo = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("echo in time")
+            .expect("a message")
+            .expect("ok");
         assert_eq!(echo.into_text().expect("text").as_str(), text);
     }
     ws.send(tokio_tungstenite::tungstenite::Message::binary(vec![0u8, 1, 2, 255])).await.expect("send");

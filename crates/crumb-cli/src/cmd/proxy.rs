@@ -85,9 +85,9 @@ pub fn run(args: Args) -> miette::Result<u8> {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().into_diagnostic()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| miette!(help = "pick another address with --listen", "cannot listen on {}: {e}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+            miette!(help = "pick another address with --listen", "cannot listen on {}: {e}", args.listen)
+        })?;
         if let Some(addr) = args.metrics_listen {
             let l = tokio::net::TcpListener::bind(addr)
                 .await

@@ -24,12 +24,12 @@ pub const BANNER: &str = "/s/leadsgen/banner.js";
 
 /// The `Set-Cookie` headers `/cookies` sends: one per kind.
 pub const SET_COOKIES: &[&str] = &[
-    "next-auth.session-token=t; Path=/",              // necessary, attributes to fix
-    "theme=dark; Path=/; Max-Age=31536000",           // functional
-    "last-workspace=w; Path=/; Max-Age=31536000",     // functional, declared 30 days: capped
-    "_plausible=p; Path=/",                           // analytics
-    "_fbp=f; Path=/; Max-Age=7776000",                // marketing
-    "mystery=m; Path=/",                              // undeclared
+    "next-auth.session-token=t; Path=/",          // necessary, attributes to fix
+    "theme=dark; Path=/; Max-Age=31536000",       // functional
+    "last-workspace=w; Path=/; Max-Age=31536000", // functional, declared 30 days: capped
+    "_plausible=p; Path=/",                       // analytics
+    "_fbp=f; Path=/; Max-Age=7776000",            // marketing
+    "mystery=m; Path=/",                          // undeclared
 ];
 
 /// Pauses the `/chunked` response between its chunks until the test says go.
@@ -69,7 +69,10 @@ async fn upstream_handle(req: Request<Incoming>, gate: Arc<Gate>) -> Result<Resp
     let h = res.headers_mut();
     let html = |h: &mut HeaderMap| {
         h.insert("content-type", "text/html; charset=utf-8".parse().expect("hdr"));
-        h.insert("content-security-policy", format!("script-src 'nonce-{NONCE}' 'strict-dynamic'").parse().expect("hdr"));
+        h.insert(
+            "content-security-policy",
+            format!("script-src 'nonce-{NONCE}' 'strict-dynamic'").parse().expect("hdr"),
+        );
     };
     match req.uri().path() {
         "/cookies" => {
@@ -117,11 +120,8 @@ async fn upstream_handle(req: Request<Incoming>, gate: Arc<Gate>) -> Result<Resp
             *res.body_mut() = full("{\"head\":\"</head>\"}");
         }
         "/headers" => {
-            let mut lines: Vec<String> = req
-                .headers()
-                .iter()
-                .map(|(k, v)| format!("{}: {}", k, v.to_str().unwrap_or("?")))
-                .collect();
+            let mut lines: Vec<String> =
+                req.headers().iter().map(|(k, v)| format!("{}: {}", k, v.to_str().unwrap_or("?"))).collect();
             lines.sort();
             h.insert("keep-alive", "timeout=5".parse().expect("hdr"));
             *res.body_mut() = full(lines.join("\n"));
