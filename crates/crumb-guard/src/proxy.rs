@@ -50,6 +50,9 @@ pub struct ProxyConfig {
     pub inject_banner: Option<String>,
     /// How long requests in flight may take to finish after shutdown is asked for.
     pub shutdown_grace: Duration,
+    /// Keep `X-Forwarded-Proto`/`X-Forwarded-Host` a trusted front proxy (the TLS
+    /// terminator) set, instead of overwriting them; `X-Forwarded-For` is always appended to.
+    pub trust_forwarded: bool,
 }
 
 /// Why the proxy could not start.
@@ -78,6 +81,7 @@ impl ProxyConfig {
             connect_timeout: Duration::from_secs(5),
             inject_banner: None,
             shutdown_grace: Duration::from_secs(10),
+            trust_forwarded: false,
         })
     }
 }
@@ -92,6 +96,7 @@ struct Inner {
     base_path: String,
     timeout: Duration,
     inject_banner: Option<String>,
+    trust_forwarded: bool,
 }
 
 /// The proxying service (without the guard; [`serve`] puts [`GuardLayer`] in front of it).
@@ -164,6 +169,7 @@ impl Proxy {
                 base_path,
                 timeout: config.timeout,
                 inject_banner: config.inject_banner.clone(),
+                trust_forwarded: config.trust_forwarded,
             }),
         }
     }
@@ -206,8 +212,13 @@ impl Proxy {
                 parts.headers.insert("x-forwarded-for", v);
             }
         }
-        parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-        if let Some(h) = host {
+        let trust = self.inner.trust_forwarded;
+        if !(trust && parts.headers.contains_key("x-forwarded-proto")) {
+            parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        }
+        if let Some(h) = host
+            && !(trust && parts.headers.contains_key("x-forwarded-host"))
+        {
             parts.headers.insert("x-forwarded-host", h);
         }
         parts.uri = uri;

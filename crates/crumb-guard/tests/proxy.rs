@@ -124,6 +124,16 @@ async fn forwards_headers_correctly() {
         assert!(!seen.contains(gone), "{gone} forwarded: {seen}");
     }
     assert!(res.headers.get("keep-alive").is_none(), "hop-by-hop response header forwarded");
+
+    // A spoofed X-Forwarded-Proto is overwritten, unless the front proxy is trusted.
+    let spoof = [("x-forwarded-proto", "https"), ("x-forwarded-host", "evil.example")];
+    let (_, body) = get(p.addr, "/headers", &spoof).await;
+    let seen = String::from_utf8(body.to_vec()).expect("utf-8");
+    assert!(seen.lines().any(|l| l == "x-forwarded-proto: http") && !seen.contains("evil.example"), "{seen}");
+    let trusting = proxy(up.addr, guard(false, Settings::default()), |c| c.trust_forwarded = true).await;
+    let (_, body) = get(trusting.addr, "/headers", &spoof).await;
+    let seen = String::from_utf8(body.to_vec()).expect("utf-8");
+    assert!(seen.contains("x-forwarded-proto: https") && seen.contains("x-forwarded-host: evil.example"), "{seen}");
 }
 
 #[tokio::test]

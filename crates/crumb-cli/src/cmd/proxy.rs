@@ -45,6 +45,9 @@ pub struct Args {
     /// Also serve Prometheus counters at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Keep X-Forwarded-Proto/-Host set by a trusted proxy in front (the TLS terminator).
+    #[arg(long)]
+    pub trust_forwarded: bool,
     /// Pass cookies that are let through as the upstream wrote them (no declared attributes applied).
     #[arg(long)]
     pub keep_attributes: bool,
@@ -76,6 +79,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
     let mut config = ProxyConfig::new(&args.upstream).map_err(|e| miette!("{e}"))?;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.inject_banner = args.inject_banner;
+    config.trust_forwarded = args.trust_forwarded;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
