@@ -12,11 +12,12 @@
 # Then the Set-Cookie filter micro-benchmark (time and allocations per call).
 # Results are printed and written to docs/benchmarks.md under "## Proxy".
 #
-# Usage: bench/proxy/run.sh            (DURATION=10 CONNS=32 THREADS=1 to change the load)
+# Usage: bench/proxy/run.sh   (DURATION=5 ROUNDS=3 CONNS=32 THREADS=1 to change the load)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
 UP_PORT=${UP_PORT:-18180}
@@ -110,30 +111,50 @@ curl -si "http://127.0.0.1:$CRUMB_PORT/" | grep -qi '^set-cookie: _plausible' &&
 curl -s "http://127.0.0.1:$INJECT_PORT/" | grep -q 'banner.js' || { echo "crumb did not inject" >&2; exit 1; }
 curl -si "http://127.0.0.1:$NGINX_PORT/" | grep -qi '^set-cookie: _plausible' || { echo "nginx does not reach the upstream" >&2; exit 1; }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # wrk prints latency in us/ms/s; normalise to milliseconds.
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
-declare -A RPS P99 ERR
+# The machine is shared: run the targets interleaved, ROUNDS times, and report the median
+# round of each (by requests/s), so a burst of background load does not hit one target only.
+declare -A RPS P99 ALL
 run() {
-  local name=$1 port=$2
-  wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null 2>&1 # warm-up
-  local out
+  local name=$1 port=$2 out rps p99
   out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
-  RPS[$name]=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
-  P99[$name]=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
-  ERR[$name]=$(echo "$out" | awk '/Non-2xx|Socket errors/ { print }' | tr '\n' ' ')
-  echo "$name: ${RPS[$name]} req/s, p99 ${P99[$name]} ms ${ERR[$name]}" >&2
+  if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then
+    echo "$name: errors during the run:" >&2
+    echo "$out" | grep 'Non-2xx\|Socket errors' >&2
+  fi
+  rps=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+  p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+  ALL[$name]="${ALL[$name]:-} $rps:$p99"
+  echo "$name: $rps req/s, p99 $p99 ms" >&2
 }
-run direct "$UP_PORT"
-run nginx "$NGINX_PORT"
-run crumb "$CRUMB_PORT"
-run crumb+inject "$INJECT_PORT"
+median() { # "rps:p99 rps:p99 ..." -> the median pair by rps
+  echo "$1" | tr ' ' '\n' | grep . | sort -t: -k1,1n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
+}
+for port in "$UP_PORT" "$NGINX_PORT" "$CRUMB_PORT" "$INJECT_PORT"; do
+  wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null 2>&1 # warm-up
+done
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round of $ROUNDS" >&2
+  run direct "$UP_PORT"
+  run nginx "$NGINX_PORT"
+  run crumb "$CRUMB_PORT"
+  run crumb+inject "$INJECT_PORT"
+done
+for name in direct nginx crumb crumb+inject; do
+  m=$(median "${ALL[$name]}")
+  RPS[$name]=${m%%:*}
+  P99[$name]=${m##*:}
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo "running the Set-Cookie filter micro-benchmark" >&2
 MICRO=$("$BIN/examples/filter_bench")
 
+LOAD=${LOAD_BEFORE:-?}
 CPU=$(awk -F: '/model name/ { gsub(/^ +/, "", $2); print $2; exit }' /proc/cpuinfo)
 NCPU=$(nproc)
 DATE=$(date -u +"%Y-%m-%d %H:%M UTC")
@@ -142,8 +163,9 @@ SECTION=$(cat <<MD
 ## Proxy
 
 \`bench/proxy/run.sh\`, $DATE, $CPU ($NCPU cores, shared by load generator, proxies and
-upstream), loopback. wrk 4.1, $THREADS thread, $CONNS connections, ${DURATION} s per target after a
-2 s warm-up; nginx $NGINX_VERSION with \`proxy_pass\` to a keepalive upstream pool
+upstream, and with other jobs: load average before the run $LOAD), loopback. wrk 4.1, $THREADS thread,
+$CONNS connections; targets run interleaved, $ROUNDS rounds of ${DURATION} s each after a 2 s warm-up,
+the median round of each target (by requests/s) shown; nginx $NGINX_VERSION with \`proxy_pass\` to a keepalive upstream pool
 (\`worker_processes auto\`); \`crumb proxy\` release build, filtering on (leadsgen inventory,
 requests without a consent cookie: the analytics cookie is removed from every response,
 the undeclared one reported, the session cookie kept). Upstream: a 2 KB HTML page with three

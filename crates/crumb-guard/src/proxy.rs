@@ -285,6 +285,52 @@ impl Service<Request<Incoming>> for Proxy {
     }
 }
 
+/// The guarded proxy's connection handler on one runtime: hand it accepted connections,
+/// then [`Server::shutdown`] to let requests in flight finish.
+pub struct Server {
+    service: crate::layer::GuardService<Proxy>,
+    builder: auto::Builder<TokioExecutor>,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    grace: Duration,
+}
+
+impl Server {
+    /// A server enforcing `guard` in front of `config.upstream` (its connection pool lives
+    /// on the runtime that uses it).
+    pub fn new(guard: Guard, config: &ProxyConfig) -> Server {
+        Server {
+            service: GuardLayer::new(guard).layer(Proxy::new(config)),
+            builder: auto::Builder::new(TokioExecutor::new()),
+            graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+            grace: config.shutdown_grace,
+        }
+    }
+
+    /// Serve one accepted connection (spawned on the current runtime).
+    pub fn serve_connection(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let svc = self.service.clone();
+        let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ClientAddr(addr));
+            svc.clone().oneshot(req)
+        });
+        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc).into_owned();
+        let conn = self.graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(target: "crumb_proxy", error = %e, "connection ended with an error");
+            }
+        });
+    }
+
+    /// Let requests in flight finish (up to the configured grace period), then return.
+    pub async fn shutdown(self) {
+        if tokio::time::timeout(self.grace, self.graceful.shutdown()).await.is_err() {
+            tracing::warn!(target: "crumb_proxy", "requests still in flight after the grace period; closing");
+        }
+    }
+}
+
 /// Serve the guarded proxy on `listener` until `shutdown` completes, then let requests in
 /// flight finish (up to `config.shutdown_grace`).
 pub async fn serve(
@@ -293,9 +339,7 @@ pub async fn serve(
     config: ProxyConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProxyError> {
-    let service = GuardLayer::new(guard).layer(Proxy::new(&config));
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let server = Server::new(guard, &config);
     tokio::pin!(shutdown);
     loop {
         let (stream, addr) = tokio::select! {
@@ -310,25 +354,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let svc = service.clone();
-        let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(ClientAddr(addr));
-            svc.clone().oneshot(req)
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc).into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(target: "crumb_proxy", error = %e, "connection ended with an error");
-            }
-        });
+        server.serve_connection(stream, addr);
     }
     drop(listener);
     tracing::info!(target: "crumb_proxy", "shutting down: waiting for requests in flight");
-    if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(target: "crumb_proxy", "requests still in flight after the grace period; closing");
-    }
+    server.shutdown().await;
     Ok(())
 }
 

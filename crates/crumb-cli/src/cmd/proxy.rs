@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crumb_guard::proxy::{ProxyConfig, serve, serve_metrics};
+use crumb_guard::proxy::{ProxyConfig, Server, serve_metrics};
 use crumb_guard::{Guard, Settings, Undeclared};
 use miette::{IntoDiagnostic, miette};
 
@@ -45,6 +45,9 @@ pub struct Args {
     /// Also serve Prometheus counters at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Worker threads (each a single-threaded runtime with its own upstream pool); default: one per CPU.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Keep X-Forwarded-Proto/-Host set by a trusted proxy in front (the TLS terminator).
     #[arg(long)]
     pub trust_forwarded: bool,
@@ -87,8 +90,39 @@ pub fn run(args: Args) -> miette::Result<u8> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().into_diagnostic()?;
-    runtime.block_on(async move {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .clamp(1, 256);
+    // One single-threaded runtime per worker thread, each with its own upstream pool;
+    // accepted connections are dealt to them in turn. A request never changes threads.
+    let mut workers = Vec::with_capacity(threads);
+    let mut handles = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, std::net::SocketAddr)>();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().into_diagnostic()?;
+        let guard = guard.clone();
+        let config = config.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("crumb-proxy-{i}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let server = Server::new(guard, &config);
+                    while let Some((stream, addr)) = rx.recv().await {
+                        match tokio::net::TcpStream::from_std(stream) {
+                            Ok(stream) => server.serve_connection(stream, addr),
+                            Err(e) => tracing::warn!(target: "crumb_proxy", error = %e, "cannot adopt a connection"),
+                        }
+                    }
+                    server.shutdown().await;
+                });
+            })
+            .into_diagnostic()?;
+        workers.push(tx);
+        handles.push(handle);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().into_diagnostic()?;
+    let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
             miette!(help = "pick another address with --listen", "cannot listen on {}: {e}", args.listen)
         })?;
@@ -108,10 +142,41 @@ pub fn run(args: Args) -> miette::Result<u8> {
             listen = %args.listen,
             upstream = %args.upstream,
             site = %guard.inventory().site.id,
+            threads,
             "crumb proxy ready"
         );
-        serve(listener, guard, config, shutdown_signal()).await.map_err(|e| miette!("{e}"))
-    })?;
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        let mut next = 0usize;
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                () = &mut shutdown => break,
+            };
+            let (stream, addr) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(target: "crumb_proxy", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match stream.into_std() {
+                Ok(stream) => {
+                    let _ = workers[next % workers.len()].send((stream, addr));
+                    next = next.wrapping_add(1);
+                }
+                Err(e) => tracing::warn!(target: "crumb_proxy", error = %e, "cannot hand over a connection"),
+            }
+        }
+        tracing::info!(target: "crumb_proxy", "shutting down: waiting for requests in flight");
+        drop(workers);
+        Ok::<(), miette::Report>(())
+    });
+    for h in handles {
+        let _ = h.join();
+    }
+    result?;
     Ok(exit::OK)
 }
 
