@@ -149,6 +149,7 @@ for name in direct nginx crumb crumb+inject; do
   P99[$name]=${m##*:}
 done
 
+verdict() { awk -v r="$1" -v op="$2" -v bar="$3" 'BEGIN { ok = (op == ">=") ? (r >= bar) : (r <= bar); printf "%sx, bar %s", r, ok ? "met" : "NOT met" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo "running the Set-Cookie filter micro-benchmark" >&2
@@ -178,7 +179,10 @@ the undeclared one reported, the session cookie kept). Upstream: a 2 KB HTML pag
 | \`crumb proxy\`, filtering, no injection | ${RPS[crumb]} | ${P99[crumb]} | $(ratio "${RPS[crumb]}" "${RPS[nginx]}") | $(ratio "${P99[crumb]}" "${P99[nginx]}") |
 | \`crumb proxy\`, filtering, banner injection | ${RPS[crumb+inject]} | ${P99[crumb+inject]} | $(ratio "${RPS[crumb+inject]}" "${RPS[nginx]}") | $(ratio "${P99[crumb+inject]}" "${P99[nginx]}") |
 
-Bar (PRODUCT.md section 7): throughput >= 1.0x nginx, p99 <= 1.2x nginx.
+Bar (PRODUCT.md section 7): throughput >= 1.0x nginx, p99 <= 1.2x nginx. This run, filtering
+without injection: throughput $(verdict "$(ratio "${RPS[crumb]}" "${RPS[nginx]}")" ">=" 1.0), p99 $(verdict "$(ratio "${P99[crumb]}" "${P99[nginx]}")" "<=" 1.2).
+Every round (requests/s:p99 ms): direct${ALL[direct]}; nginx${ALL[nginx]}; crumb${ALL[crumb]};
+crumb+inject${ALL[crumb+inject]}.
 
 Set-Cookie filter micro-benchmark (\`crates/crumb-guard/examples/filter_bench.rs\`, release,
 200,000 calls per case for time, 1,000 under dhat for allocations; leadsgen inventory):
