@@ -171,10 +171,15 @@ impl Scanner {
     }
 }
 
+/// A gzip decoder and the encoder that re-compresses its output.
+type GzipPair = (flate2::write::GzDecoder<Vec<u8>>, flate2::write::GzEncoder<Vec<u8>>);
+/// A brotli decoder and the encoder that re-compresses its output (taken when finished).
+type BrotliPair = (brotli::DecompressorWriter<Vec<u8>>, Option<brotli::CompressorWriter<Vec<u8>>>);
+
 enum Codec {
     Identity,
-    Gzip(Box<(flate2::write::GzDecoder<Vec<u8>>, flate2::write::GzEncoder<Vec<u8>>)>),
-    Brotli(Box<(brotli::DecompressorWriter<Vec<u8>>, Option<brotli::CompressorWriter<Vec<u8>>>)>),
+    Gzip(Box<GzipPair>),
+    Brotli(Box<BrotliPair>),
 }
 
 impl Codec {

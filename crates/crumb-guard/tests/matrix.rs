@@ -22,13 +22,16 @@ fn expect(extra: &[&'static str]) -> Vec<String> {
     v
 }
 
+/// A label, the request headers, and the cookies expected through.
+type Case = (&'static str, Vec<(&'static str, String)>, Vec<String>);
+
 #[tokio::test]
 async fn consent_states_by_cookie_kinds() {
     let up = upstream().await;
     let p = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;
     let now = now();
     let all_functional = ["theme", "last-workspace"];
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<String>)> = vec![
+    let cases: Vec<Case> = vec![
         ("none", vec![], expect(&["mystery"])),
         ("rejected", vec![("cookie", consent("-", now))], expect(&["mystery"])),
         (
