@@ -42,10 +42,10 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-fn get(port: u16) -> String {
+fn get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    s.write_all(b"GET / HTTP/1.1\r\nhost: shop.leadsgen.app\r\nconnection: close\r\n\r\n").expect("send");
+    write!(s, "GET {path} HTTP/1.1\r\nhost: shop.leadsgen.app\r\nconnection: close\r\n\r\n").expect("send");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     out
@@ -55,9 +55,11 @@ fn get(port: u16) -> String {
 fn crumb_proxy_filters_injects_and_stops_on_sigterm() {
     let up = upstream();
     let port = free_port();
+    let metrics = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crumb"))
         .args(["proxy", "--upstream", &format!("http://127.0.0.1:{up}"), "--config", &example("leadsgen.toml")])
         .args(["--listen", &format!("127.0.0.1:{port}"), "--inject-banner", "/s/leadsgen/banner.js"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -68,12 +70,19 @@ fn crumb_proxy_filters_injects_and_stops_on_sigterm() {
         assert!(start.elapsed() < Duration::from_secs(20), "crumb proxy did not start listening");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let res = get(port);
+    let res = get(port, "/");
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     let lower = res.to_ascii_lowercase();
     assert!(!lower.contains("set-cookie: _plausible"), "analytics cookie not removed: {res}");
     assert!(lower.contains("set-cookie: next-auth.csrf-token=x"), "necessary cookie removed: {res}");
     assert!(res.contains("<script async src=\"/s/leadsgen/banner.js\"></script></head>"), "{res}");
+
+    let text = get(metrics, "/metrics");
+    assert!(
+        text.contains("crumb_guard_blocked_total{name=\"_plausible\",category=\"analytics\",reason=\"refused\"} 1"),
+        "{text}"
+    );
+    assert!(get(metrics, "/other").starts_with("HTTP/1.1 404"));
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
