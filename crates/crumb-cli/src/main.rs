@@ -50,6 +50,7 @@ enum Command {
     Banner(cmd::banner::Args),
     Ledger(cmd::ledger::Args),
     Scan(cmd::scan::Args),
+    Proxy(cmd::proxy::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
         Command::Banner(a) => cmd::banner::run(a),
         Command::Ledger(a) => cmd::ledger::run(a),
         Command::Scan(a) => cmd::scan::run(a),
+        Command::Proxy(a) => cmd::proxy::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -8,3 +8,4 @@ pub mod ledger;
 pub mod policy;
 pub mod scan;
 pub mod serve;
+pub mod proxy;

@@ -1,0 +1,47 @@
+//! # crumb-guard
+//!
+//! Server-side enforcement of the visitor's cookie choice. No banner can stop a cookie the
+//! server sets; the guard can.
+//!
+//! - [`GuardLayer`]: a tower layer (axum, hyper, tonic). It reads the consent cookie (name
+//!   from the inventory's `banner.cookie_name`), `Sec-GPC`, `DNT` and the trusted country
+//!   header, decides with [`crumb_core::consent::decide`], hands the
+//!   [`ConsentState`](crumb_core::consent::ConsentState) to handlers as a request extension,
+//!   and removes the response's `Set-Cookie` headers for categories not granted (and, by
+//!   setting, undeclared cookies), applying declared attributes to the rest.
+//! - [`proxy`]: the same layer behind `crumb proxy`, for any stack, with optional banner
+//!   injection ([`inject`]).
+//! - [`Metrics`]: counters of what was blocked (cookie name, category, reason).
+//!
+//! ```no_run
+//! use axum::{Extension, Router, routing::get};
+//! use crumb_core::consent::ConsentState;
+//! use crumb_guard::{Guard, GuardLayer, Settings};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let inventory = crumb_core::parse_inventory(&std::fs::read_to_string("crumb.toml")?)
+//!     .map_err(|d| format!("invalid inventory: {d:?}"))?;
+//! let guard = Guard::new(inventory, Settings::default())?;
+//! let app = Router::new()
+//!     .route("/", get(|Extension(consent): Extension<ConsentState>| async move {
+//!         // Set analytics cookies freely: the guard drops them unless granted.
+//!         let analytics = consent.allows("analytics");
+//!         (axum::response::AppendHeaders([("set-cookie", "_plausible=1; Path=/")]), format!("analytics allowed: {analytics}"))
+//!     }))
+//!     .layer(GuardLayer::new(guard));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A runnable version is `examples/axum.rs`: `cargo run -p crumb-guard --example axum`.
+
+pub mod guard;
+pub mod inject;
+pub mod layer;
+pub mod metrics;
+pub mod proxy;
+
+pub use guard::{Allowed, FilterReport, Guard, GuardError, Settings, Undeclared};
+pub use layer::{GuardLayer, GuardService};
+pub use metrics::{Metrics, Reason};

@@ -1,0 +1,386 @@
+//! The reverse proxy behind `crumb proxy`: the guard in front of any HTTP upstream (Node,
+//! PHP, Python, static sites).
+//!
+//! - hop-by-hop headers removed both ways, `X-Forwarded-For/Proto/Host` set;
+//! - bodies streamed both ways, a keep-alive connection pool to the upstream;
+//! - WebSocket (and any other HTTP/1.1) upgrades passed through;
+//! - `502` when the upstream cannot be reached, `504` when it does not answer in time,
+//!   both with a JSON body;
+//! - optional banner injection ([`crate::inject`]);
+//! - graceful shutdown: stop accepting, let requests in flight finish.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tower::{Layer, Service, ServiceExt};
+
+use crate::guard::Guard;
+use crate::inject::{BoxError, inject};
+use crate::layer::GuardLayer;
+
+/// Response bodies the proxy sends.
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Proxy settings.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// The upstream base URL (`http://127.0.0.1:3000`); its path, if any, prefixes every request.
+    pub upstream: Uri,
+    /// How long the upstream may take to answer with headers before the visitor gets a 504.
+    pub timeout: Duration,
+    /// How long to connect to the upstream before the visitor gets a 502.
+    pub connect_timeout: Duration,
+    /// Banner script URL to inject into HTML pages, if any.
+    pub inject_banner: Option<String>,
+    /// How long requests in flight may take to finish after shutdown is asked for.
+    pub shutdown_grace: Duration,
+    /// Keep `X-Forwarded-Proto`/`X-Forwarded-Host` a trusted front proxy (the TLS
+    /// terminator) set, instead of overwriting them; `X-Forwarded-For` is always appended to.
+    pub trust_forwarded: bool,
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The upstream URL is not a plain `http://host[:port][/path]` URL.
+    #[error(
+        "upstream `{0}` must be an http:// URL with a host, like http://127.0.0.1:3000 (put TLS in front of crumb proxy, not behind it)"
+    )]
+    Upstream(String),
+    /// Accepting connections failed.
+    #[error("accepting connections failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ProxyConfig {
+    /// Settings with defaults for everything but the upstream.
+    pub fn new(upstream: &str) -> Result<ProxyConfig, ProxyError> {
+        let uri: Uri = upstream.parse().map_err(|_| ProxyError::Upstream(upstream.to_string()))?;
+        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+            return Err(ProxyError::Upstream(upstream.to_string()));
+        }
+        Ok(ProxyConfig {
+            upstream: uri,
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            inject_banner: None,
+            shutdown_grace: Duration::from_secs(10),
+            trust_forwarded: false,
+        })
+    }
+}
+
+/// The visitor's socket address, inserted by the server for `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+struct ClientAddr(SocketAddr);
+
+struct Inner {
+    client: Client<HttpConnector, Incoming>,
+    upstream: Uri,
+    base_path: String,
+    timeout: Duration,
+    inject_banner: Option<String>,
+    trust_forwarded: bool,
+}
+
+/// The proxying service (without the guard; [`serve`] puts [`GuardLayer`] in front of it).
+#[derive(Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Remove hop-by-hop headers, including those the `Connection` header names. Returns the
+/// `Upgrade` value when the message asks for a protocol upgrade (kept for the next hop).
+fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let mut upgrade = false;
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| {
+            let t = t.trim();
+            if t.eq_ignore_ascii_case("upgrade") {
+                upgrade = true;
+            }
+            HeaderName::try_from(t).ok()
+        })
+        .collect();
+    let proto = if upgrade { headers.get(header::UPGRADE).cloned() } else { None };
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    proto
+}
+
+/// A JSON error response: `{"error": {"code": "...", "message": "..."}}`.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    let mut res = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+impl Proxy {
+    /// A proxy to `config.upstream`.
+    pub fn new(config: &ProxyConfig) -> Proxy {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        let base_path = config.upstream.path().trim_end_matches('/').to_string();
+        Proxy {
+            inner: Arc::new(Inner {
+                client,
+                upstream: config.upstream.clone(),
+                base_path,
+                timeout: config.timeout,
+                inject_banner: config.inject_banner.clone(),
+                trust_forwarded: config.trust_forwarded,
+            }),
+        }
+    }
+
+    fn upstream_uri(&self, uri: &Uri) -> Result<Uri, http::Error> {
+        let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut parts = self.inner.upstream.clone().into_parts();
+        parts.path_and_query = Some(if self.inner.base_path.is_empty() {
+            pq.parse()?
+        } else {
+            format!("{}{pq}", self.inner.base_path).parse()?
+        });
+        Ok(Uri::from_parts(parts)?)
+    }
+
+    async fn handle(self, mut req: Request<Incoming>) -> Response<ProxyBody> {
+        let head_request = req.method() == Method::HEAD;
+        let client_addr = req.extensions().get::<ClientAddr>().map(|c| c.0);
+        let Ok(uri) = self.upstream_uri(req.uri()) else {
+            return error_response(StatusCode::BAD_REQUEST, "bad_request", "the request target is not a valid path");
+        };
+        let client_upgrade = hyper::upgrade::on(&mut req);
+        let (mut parts, body) = req.into_parts();
+        let upgrade = strip_hop_by_hop(&mut parts.headers);
+        if let Some(proto) = &upgrade {
+            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, proto.clone());
+        }
+        let host = parts
+            .headers
+            .remove(header::HOST)
+            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        if let Some(addr) = client_addr {
+            let ip = addr.ip().to_string();
+            let xff = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(prev) => format!("{prev}, {ip}"),
+                None => ip,
+            };
+            if let Ok(v) = HeaderValue::try_from(xff) {
+                parts.headers.insert("x-forwarded-for", v);
+            }
+        }
+        let trust = self.inner.trust_forwarded;
+        if !(trust && parts.headers.contains_key("x-forwarded-proto")) {
+            parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        }
+        if let Some(h) = host
+            && !(trust && parts.headers.contains_key("x-forwarded-host"))
+        {
+            parts.headers.insert("x-forwarded-host", h);
+        }
+        parts.uri = uri;
+        parts.version = http::Version::HTTP_11;
+        let upstream_req = Request::from_parts(parts, body);
+        let mut res = match tokio::time::timeout(self.inner.timeout, self.inner.client.request(upstream_req)).await {
+            Err(_) => {
+                tracing::warn!(target: "crumb_proxy", "upstream did not answer in time");
+                return error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    "the upstream server did not answer in time; check that it is healthy or raise --timeout",
+                );
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "crumb_proxy", error = %e, "upstream request failed");
+                let message = if e.is_connect() {
+                    "the upstream server cannot be reached; check that it is running at the --upstream address"
+                } else {
+                    "the upstream server closed the connection or sent an invalid response"
+                };
+                return error_response(StatusCode::BAD_GATEWAY, "upstream_unavailable", message);
+            }
+            Ok(Ok(res)) => res,
+        };
+        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let upstream_upgrade = hyper::upgrade::on(&mut res);
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok((client, upstream)) => {
+                        let mut client = TokioIo::new(client);
+                        let mut upstream = TokioIo::new(upstream);
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                    Err(e) => tracing::debug!(target: "crumb_proxy", error = %e, "upgrade failed"),
+                }
+            });
+            let (parts, body) = res.into_parts();
+            return Response::from_parts(parts, body.map_err(BoxError::from).boxed_unsync());
+        }
+        strip_hop_by_hop(res.headers_mut());
+        match &self.inner.inject_banner {
+            Some(src) if !head_request => match inject(res, src) {
+                Ok(res) => res.map(|b| b.boxed_unsync()),
+                Err(res) => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
+            },
+            _ => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
+        }
+    }
+}
+
+impl Service<Request<Incoming>> for Proxy {
+    type Response = Response<ProxyBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+/// The guarded proxy's connection handler on one runtime: hand it accepted connections,
+/// then [`Server::shutdown`] to let requests in flight finish.
+pub struct Server {
+    service: crate::layer::GuardService<Proxy>,
+    builder: auto::Builder<TokioExecutor>,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    grace: Duration,
+}
+
+impl Server {
+    /// A server enforcing `guard` in front of `config.upstream` (its connection pool lives
+    /// on the runtime that uses it).
+    pub fn new(guard: Guard, config: &ProxyConfig) -> Server {
+        Server {
+            service: GuardLayer::new(guard).layer(Proxy::new(config)),
+            builder: auto::Builder::new(TokioExecutor::new()),
+            graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+            grace: config.shutdown_grace,
+        }
+    }
+
+    /// Serve one accepted connection (spawned on the current runtime).
+    pub fn serve_connection(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let svc = self.service.clone();
+        let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ClientAddr(addr));
+            svc.clone().oneshot(req)
+        });
+        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc).into_owned();
+        let conn = self.graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(target: "crumb_proxy", error = %e, "connection ended with an error");
+            }
+        });
+    }
+
+    /// Let requests in flight finish (up to the configured grace period), then return.
+    pub async fn shutdown(self) {
+        if tokio::time::timeout(self.grace, self.graceful.shutdown()).await.is_err() {
+            tracing::warn!(target: "crumb_proxy", "requests still in flight after the grace period; closing");
+        }
+    }
+}
+
+/// Serve the guarded proxy on `listener` until `shutdown` completes, then let requests in
+/// flight finish (up to `config.shutdown_grace`).
+pub async fn serve(
+    listener: TcpListener,
+    guard: Guard,
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ProxyError> {
+    let server = Server::new(guard, &config);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(target: "crumb_proxy", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        server.serve_connection(stream, addr);
+    }
+    drop(listener);
+    tracing::info!(target: "crumb_proxy", "shutting down: waiting for requests in flight");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Serve the guard's counters (`GET /metrics`, Prometheus text format) on `listener`.
+pub async fn serve_metrics(listener: TcpListener, guard: Guard) -> Result<(), ProxyError> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let guard = guard.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let res = if req.uri().path() == "/metrics" {
+                    let mut r = Response::new(
+                        Full::new(Bytes::from(guard.metrics().render())).map_err(|n| match n {}).boxed_unsync(),
+                    );
+                    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+                    r
+                } else {
+                    error_response(StatusCode::NOT_FOUND, "not_found", "the metrics are at /metrics")
+                };
+                async move { Ok::<_, Infallible>(res) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}
