@@ -43,20 +43,26 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Init(cmd::init::Args),
+    Demo(cmd::demo::Args),
     Check(cmd::check::Args),
     Policy(cmd::policy::Args),
     Serve(cmd::serve::Args),
+    Banner(cmd::banner::Args),
     Ledger(cmd::ledger::Args),
+    Scan(cmd::scan::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Banner(a) => cmd::banner::run(a),
         Command::Ledger(a) => cmd::ledger::run(a),
+        Command::Scan(a) => cmd::scan::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -495,7 +495,9 @@ pub fn render(inv: &Inventory, opts: &RenderOptions) -> Result<String, PolicyErr
 }
 
 /// Per-cookie details the banner loads on demand (`/s/{site}/declaration.json`): for each
-/// category, its items with purpose and duration in every language of the site.
+/// category, its items with purpose and duration in every language of the site, and, for the
+/// banner's deletion on refusal, each item's `match` (`exact`, `prefix`, `regex`), `pattern`
+/// (the name, prefix or regex source), `domain` and `path`.
 pub fn declaration(inv: &Inventory) -> serde_json::Value {
     let langs = &inv.site.languages;
     let categories: Vec<serde_json::Value> = inv
@@ -506,6 +508,12 @@ pub fn declaration(inv: &Inventory) -> serde_json::Value {
                 .items()
                 .filter(|i| i.category == c.id)
                 .map(|i| {
+                    // what the banner deletes when the category is refused: the matcher's own
+                    // reading of the name, and the declared domain and path
+                    let (match_kind, pattern) = match i.pattern() {
+                        Ok(p) => p.parts(),
+                        Err(_) => (crumb_core::inventory::MatchKind::Exact, i.name.clone()),
+                    };
                     let durations: serde_json::Map<String, serde_json::Value> = langs
                         .iter()
                         .map(|l| (l.clone(), duration_words(i.lifetime().ok().flatten(), i18n::texts(l)).into()))
@@ -519,6 +527,10 @@ pub fn declaration(inv: &Inventory) -> serde_json::Value {
                         "purpose": i.purpose.resolve(langs),
                         "duration": durations,
                         "attributes": attributes(i),
+                        "match": match_kind,
+                        "pattern": pattern,
+                        "domain": i.domain,
+                        "path": i.path,
                     })
                 })
                 .collect();

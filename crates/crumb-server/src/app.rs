@@ -147,7 +147,8 @@ impl AppState {
     }
 }
 
-/// The router: every route of `crumb serve` except the banner and the dashboard.
+/// The router: every route of `crumb serve` (the banner's included, see [`crate::banner`])
+/// except the dashboard.
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
@@ -170,6 +171,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/s/{site}/cookie-policy.json", get(policy_json))
         .route("/s/{site}/declaration.json", get(declaration))
         .merge(api)
+        .merge(crate::banner::routes(crate::banner::BannerCache::default()))
         .merge(extra)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))

@@ -16,6 +16,7 @@ use std::time::Duration;
 use crumb_ledger::{CheckpointKey, Ledger, LedgerOptions, Storage, StorageError};
 
 pub mod app;
+pub mod banner;
 pub mod error;
 pub mod metrics;
 pub mod net;

@@ -24,6 +24,25 @@ pub fn document() -> Value {
             "/readyz": {"get": {"summary": "Readiness: the database answers", "responses": {"200": {"description": "ready"}, "503": error_response("the database is not reachable")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/.well-known/gpc.json": {"get": {"summary": "Global Privacy Control support", "responses": {"200": {"description": "GPC declaration", "content": {"application/json": {"schema": {"type": "object", "properties": {"gpc": {"type": "boolean"}, "lastUpdate": {"type": "string", "format": "date"}}}}}}}}},
+            "/s/{site}/banner.js": {"get": {
+                "summary": "The consent banner with the site's configuration inlined",
+                "description": "Precompressed (Content-Encoding br or gzip by Accept-Encoding), strong ETag per representation (If-None-Match answers 304), Cache-Control public, max-age=300 (immutable when ?v= names the current ETag), Access-Control-Allow-Origin *. See docs/banner.md.",
+                "parameters": [
+                    {"name": "site", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "v", "in": "query", "required": false, "schema": {"type": "string"}, "description": "the ETag the snippet pinned"}
+                ],
+                "responses": {"200": {"description": "JavaScript", "content": {"text/javascript": {"schema": {"type": "string"}}}}, "304": {"description": "not modified"}, "404": error_response("unknown site")}
+            }},
+            "/s/{site}/banner-more.js": {"get": {
+                "summary": "The banner's second stage (preferences dialog, deletion), loaded on demand with SRI",
+                "parameters": [{"name": "site", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "JavaScript", "content": {"text/javascript": {"schema": {"type": "string"}}}}, "304": {"description": "not modified"}, "404": error_response("unknown site")}
+            }},
+            "/s/{site}/declaration.json": {"get": {
+                "summary": "Per-cookie details the banner loads on demand, and what it deletes on refusal",
+                "parameters": [{"name": "site", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the declaration", "content": {"application/json": {"schema": {"type": "object"}}}}, "304": {"description": "not modified"}, "404": error_response("unknown site")}
+            }},
             "/api/v1/consents": {"post": {
                 "summary": "Record a consent decision",
                 "description": format!("The body is at most {MAX_BODY} bytes. 201 is sent only after the record is committed."),

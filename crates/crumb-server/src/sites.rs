@@ -126,6 +126,25 @@ pub fn covered_versions(rows: &[PolicyVersionRow], current: &str) -> Vec<String>
     rows[start..].iter().map(|r| r.version.clone()).collect()
 }
 
+/// Whether `inv` is a material change from the last recorded version (true when there is none).
+fn material_since(rows: &[PolicyVersionRow], inv: &Inventory) -> bool {
+    match rows.last() {
+        None => true,
+        Some(prev) => {
+            serde_json::from_str::<Inventory>(&prev.snapshot).map(|old| is_material(&diff(&old, inv))).unwrap_or(true)
+        }
+    }
+}
+
+fn make_site(path: PathBuf, inv: Inventory, version: String, covered: Vec<String>) -> Site {
+    let secs = |d: Result<crumb_core::Duration, _>, default: u64| {
+        d.ok().and_then(|d: crumb_core::Duration| d.seconds()).unwrap_or(default) as i64 * 1000
+    };
+    let lifetime_ms = secs(inv.rules.lifetime(), 6 * crumb_core::duration::MONTH);
+    let retain_ms = secs(inv.rules.retention(), 5 * crumb_core::duration::YEAR);
+    Site { inv, version, covered, lifetime_ms, retain_ms, path }
+}
+
 /// Record each site's current version in storage and build the site table.
 pub async fn register(storage: &dyn Storage, invs: Vec<(PathBuf, Inventory)>) -> Result<Sites, SiteError> {
     let mut sites = Sites::default();
@@ -134,12 +153,7 @@ pub async fn register(storage: &dyn Storage, invs: Vec<(PathBuf, Inventory)>) ->
         let id = inv.site.id.clone();
         let mut rows = storage.versions(&id).await?;
         if !rows.iter().any(|r| r.version == version) {
-            let material = match rows.last() {
-                None => true,
-                Some(prev) => serde_json::from_str::<Inventory>(&prev.snapshot)
-                    .map(|old| is_material(&diff(&old, &inv)))
-                    .unwrap_or(true),
-            };
+            let material = material_since(&rows, &inv);
             let snapshot = serde_json::to_string(&inv).unwrap_or_default();
             let row = PolicyVersionRow {
                 site: id.clone(),
@@ -152,14 +166,28 @@ pub async fn register(storage: &dyn Storage, invs: Vec<(PathBuf, Inventory)>) ->
             rows = storage.versions(&id).await?;
         }
         let covered = covered_versions(&rows, &version);
-        let secs = |d: Result<crumb_core::Duration, _>, default: u64| {
-            d.ok().and_then(|d: crumb_core::Duration| d.seconds()).unwrap_or(default) as i64 * 1000
-        };
-        let lifetime_ms = secs(inv.rules.lifetime(), 6 * crumb_core::duration::MONTH);
-        let retain_ms = secs(inv.rules.retention(), 5 * crumb_core::duration::YEAR);
-        sites.by_id.insert(id, Arc::new(Site { inv, version, covered, lifetime_ms, retain_ms, path }));
+        sites.by_id.insert(id, Arc::new(make_site(path, inv, version, covered)));
     }
     Ok(sites)
+}
+
+/// The site as [`register`] would serve it, without writing anything (for `crumb banner
+/// snippet`, which must produce the very bytes the server serves).
+pub async fn preview(storage: &dyn Storage, path: PathBuf, inv: Inventory) -> Result<Site, SiteError> {
+    let version = policy_version(&inv);
+    let mut rows = storage.versions(&inv.site.id).await?;
+    if !rows.iter().any(|r| r.version == version) {
+        let material = material_since(&rows, &inv);
+        rows.push(PolicyVersionRow {
+            site: inv.site.id.clone(),
+            version: version.clone(),
+            material,
+            first_seen: now_ms(),
+            snapshot: String::new(),
+        });
+    }
+    let covered = covered_versions(&rows, &version);
+    Ok(make_site(path, inv, version, covered))
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ async fn extra_routes_share_state_metrics_and_fallback() {
     let cfg = ServerConfig::new(vec![inv], dir.path().join("data"));
     let server = Server::start(cfg).await.expect("server starts");
     let extra: Router<AppState> = Router::new().route(
-        "/s/{site}/banner.js",
+        "/s/{site}/extra",
         get(|State(st): State<AppState>, Path(site): Path<String>| async move {
             st.site(&site).map(|s| format!("covered={}", s.covered.join(","))).unwrap_or_else(|| "none".into())
         }),
@@ -36,13 +36,13 @@ async fn extra_routes_share_state_metrics_and_fallback() {
         let _ = rx.await;
     }));
     let (banner, metrics, missing) = tokio::task::spawn_blocking(move || {
-        (get_text(port, "/s/leadsgen/banner.js"), get_text(port, "/metrics"), get_text(port, "/nope"))
+        (get_text(port, "/s/leadsgen/extra"), get_text(port, "/metrics"), get_text(port, "/nope"))
     })
     .await
     .expect("client");
     let inv = crumb_core::parse_inventory(crumb_core::testdata::LEADSGEN).expect("parses");
     assert!(banner.contains(&format!("covered={}", crumb_core::policy_version(&inv))), "{banner}");
-    assert!(metrics.contains("route=\"/s/{site}/banner.js\",status=\"200\""), "{metrics}");
+    assert!(metrics.contains("route=\"/s/{site}/extra\",status=\"200\""), "{metrics}");
     assert!(missing.starts_with("HTTP/1.1 404") && missing.contains("\"code\":\"not_found\""), "{missing}");
     tx.send(()).expect("shutdown");
     task.await.expect("join").expect("clean stop");

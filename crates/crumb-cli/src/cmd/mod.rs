@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
+pub mod banner;
 pub mod check;
+pub mod demo;
 pub mod init;
 pub mod ledger;
 pub mod policy;
+pub mod scan;
 pub mod serve;

@@ -1,0 +1,1 @@
+document.cookie = "_plausible=1; path=/; samesite=lax";

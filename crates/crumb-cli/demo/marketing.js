@@ -1,0 +1,1 @@
+document.cookie = "_fbp=fb.1." + Date.now() + "." + Math.floor(Math.random() * 1e9) + "; path=/; max-age=7776000; samesite=lax"; document.cookie = "_gcl_au=1.1." + Date.now() + "; path=/; max-age=7776000; samesite=lax";

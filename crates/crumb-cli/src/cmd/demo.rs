@@ -1,0 +1,240 @@
+//! `crumb demo`: the whole system on the example sites, with embedded SQLite.
+//!
+//! Starts `crumb serve` for `examples/leadsgen.toml` and `examples/mixerlead.toml` (built into
+//! the binary) on one port, and a demo LeadsGen page on another origin that loads the banner,
+//! gates its scripts and an iframe, sets a strictly necessary cookie on the server and shows
+//! the account-settings toggles the LeadsGen policy promises.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use crumb_server::{Server, ServerConfig, router};
+use miette::{IntoDiagnostic, miette};
+
+use crate::exit;
+
+const LEADSGEN: &str = include_str!("../../../../examples/leadsgen.toml");
+const MIXERLEAD: &str = include_str!("../../../../examples/mixerlead.toml");
+const INDEX: &str = include_str!("../../demo/index.html");
+const SETTINGS: &str = include_str!("../../demo/settings.html");
+const PAGE_JS: &str = include_str!("../../demo/page.js");
+const SETTINGS_JS: &str = include_str!("../../demo/settings.js");
+const FUNCTIONAL_JS: &str = include_str!("../../demo/functional.js");
+const ANALYTICS_JS: &str = include_str!("../../demo/analytics.js");
+const MARKETING_JS: &str = include_str!("../../demo/marketing.js");
+
+/// Run Crumb end to end on the example sites: the consent server and a demo site using it.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  crumb demo                                then open http://localhost:8081/
+  crumb demo --listen 127.0.0.1:9080 --site-listen 127.0.0.1:9081
+  crumb demo --check                        start, record one decision, verify the ledger, exit
+
+What runs: `crumb serve` with the leadsgen and mixerlead examples (SQLite in the data
+directory, --dev so loopback origins may post), and the demo LeadsGen page on another origin.
+Try Reject all, Accept all, Preferences, the account-settings toggles, then
+`crumb ledger verify --database sqlite://.crumb/ledger.db` and
+`crumb scan http://localhost:8081/ --inventory examples/leadsgen.toml`.")]
+pub struct Args {
+    /// Address of the Crumb server.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Address of the demo site.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub site_listen: SocketAddr,
+    /// Data directory (keys and the SQLite ledger).
+    #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
+    pub data_dir: PathBuf,
+    /// Start everything, record one decision through the API, verify the ledger and exit.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Clone)]
+struct Demo {
+    crumb: String,
+    site: String,
+}
+
+fn page(demo: &Demo, template: &str) -> Response {
+    let body = template.replace("{{CRUMB}}", &demo.crumb).replace("{{SITE}}", &demo.site);
+    let mut res = Html(body).into_response();
+    // The site's own strictly necessary cookie, as LeadsGen's NextAuth would set it.
+    let csrf = format!("next-auth.csrf-token={}; Path=/; HttpOnly; SameSite=Lax", uuid_like());
+    if let Ok(v) = HeaderValue::from_str(&csrf) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{nanos:x}")
+}
+
+fn js(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], body).into_response()
+}
+
+fn demo_site(demo: Demo) -> Router {
+    Router::new()
+        .route("/", get(|State(d): State<Demo>| async move { page(&d, INDEX) }))
+        .route("/settings", get(|State(d): State<Demo>| async move { page(&d, SETTINGS) }))
+        .route("/js/page.js", get(|| async { js(PAGE_JS) }))
+        .route("/js/settings.js", get(|| async { js(SETTINGS_JS) }))
+        .route("/js/functional.js", get(|| async { js(FUNCTIONAL_JS) }))
+        .route("/js/analytics.js", get(|| async { js(ANALYTICS_JS) }))
+        .route("/js/marketing.js", get(|| async { js(MARKETING_JS) }))
+        .route(
+            "/embed",
+            get(|| async {
+                Html("<!doctype html><title>Embed</title><body style=\"font:14px system-ui\">The marketing embed loaded: it runs only after consent.</body>")
+            }),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+        .with_state(demo)
+}
+
+fn write_sites(data_dir: &std::path::Path) -> miette::Result<PathBuf> {
+    let dir = data_dir.join("demo-sites");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| miette!(help = "pass a writable --data-dir", "cannot create {}: {e}", dir.display()))?;
+    for (name, src) in [("leadsgen.toml", LEADSGEN), ("mixerlead.toml", MIXERLEAD)] {
+        std::fs::write(dir.join(name), src).map_err(|e| miette!("cannot write {}: {e}", dir.join(name).display()))?;
+    }
+    Ok(dir)
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> miette::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        miette!(
+            help = format!("pick another address with --{what}, or stop the other process"),
+            "cannot listen on {addr}: {e}"
+        )
+    })
+}
+
+/// Record one decision over HTTP and return the receipt's consent id.
+async fn self_check(crumb: &str, site: &str) -> miette::Result<String> {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let res = client.get(path.parse().into_diagnostic()?).await.into_diagnostic()?;
+            let status = res.status();
+            let body = res.into_body().collect().await.into_diagnostic()?.to_bytes();
+            Ok::<_, miette::Report>((status, body))
+        }
+    };
+    let (status, _) = get(format!("{crumb}/healthz")).await?;
+    if !status.is_success() {
+        return Err(miette!("/healthz answered {status}"));
+    }
+    let (status, banner) = get(format!("{crumb}/s/leadsgen/banner.js")).await?;
+    if !status.is_success() || banner.is_empty() {
+        return Err(miette!("/s/leadsgen/banner.js answered {status}"));
+    }
+    let (_, policy) = get(format!("{crumb}/s/leadsgen/cookie-policy.json")).await?;
+    let policy: serde_json::Value = serde_json::from_slice(&policy).into_diagnostic()?;
+    let version = policy["policy_version"].as_str().ok_or_else(|| miette!("the policy has no version"))?;
+    let body = serde_json::json!({
+        "site": "leadsgen",
+        "policy_version": version,
+        "choices": {"functional": true, "analytics": false, "marketing": false},
+        "action": "save",
+        "language": "en",
+        "url": format!("{site}/"),
+    });
+    let req = hyper::Request::post(format!("{crumb}/api/v1/consents"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ORIGIN, site)
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .into_diagnostic()?;
+    let res = client.request(req).await.into_diagnostic()?;
+    let status = res.status();
+    let body = res.into_body().collect().await.into_diagnostic()?.to_bytes();
+    if status != StatusCode::CREATED {
+        return Err(miette!("POST /api/v1/consents answered {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    let receipt: serde_json::Value = serde_json::from_slice(&body).into_diagnostic()?;
+    receipt["consent_id"].as_str().map(str::to_string).ok_or_else(|| miette!("the receipt has no consent_id"))
+}
+
+pub fn run(args: Args) -> miette::Result<u8> {
+    crate::cmd::serve::init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().into_diagnostic()?;
+    rt.block_on(async move {
+        let sites = write_sites(&args.data_dir)?;
+        let crumb_listener = bind(args.listen, "listen").await?;
+        let site_listener = bind(args.site_listen, "site-listen").await?;
+        let crumb_addr = crumb_listener.local_addr().into_diagnostic()?;
+        let site_addr = site_listener.local_addr().into_diagnostic()?;
+        let crumb = format!("http://{crumb_addr}");
+        // The demo site is served as `localhost`, the consent server as `127.0.0.1`: two sites.
+        let site = format!("http://localhost:{}", site_addr.port());
+        let mut cfg = ServerConfig::new(vec![sites], args.data_dir.clone());
+        cfg.dev = true;
+        cfg.public_url = Some(crumb.clone());
+        let server = Server::start(cfg).await.map_err(|e| miette!(help = "see docs/server.md", "{e}"))?;
+        let state = server.state();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut crumb_stop = stop_rx.clone();
+        let crumb_task = tokio::spawn(async move {
+            let r = router(server.state());
+            server
+                .serve_router(crumb_listener, r, async move {
+                    let _ = crumb_stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        let mut site_stop = stop_rx.clone();
+        let demo = Demo { crumb: crumb.clone(), site: site.clone() };
+        let site_task = tokio::spawn(async move {
+            axum::serve(site_listener, demo_site(demo))
+                .with_graceful_shutdown(async move {
+                    let _ = site_stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        let code = if args.check {
+            let id = self_check(&crumb, &site).await?;
+            let _ = stop_tx.send(true);
+            let _ = crumb_task.await;
+            let key = crumb_server::secrets::checkpoint_key(&args.data_dir).map_err(|e| miette!("{e}"))?;
+            let report =
+                crumb_ledger::verify(&**state.storage(), &[key.verifying_key()]).await.map_err(|e| miette!("{e}"))?;
+            if !report.ok() {
+                return Err(miette!("the ledger does not verify: {:?}", report.problems.first()));
+            }
+            println!(
+                "crumb demo --check: ok (decision {id} recorded; ledger verified: {} record(s) in {} chain(s))",
+                report.records, report.chains
+            );
+            exit::OK
+        } else {
+            println!("Crumb is running.\n");
+            println!("  demo site (LeadsGen)   {site}/");
+            println!("  banner                 {crumb}/s/leadsgen/banner.js");
+            println!("  cookie policy          {crumb}/s/leadsgen/cookie-policy  (.md, .json)");
+            println!("  essential-only policy  {crumb}/s/mixerlead/cookie-policy");
+            println!("  API description        {crumb}/openapi.json");
+            println!("  metrics                {crumb}/metrics");
+            println!("\nLedger: {}/ledger.db. Press Ctrl-C to stop.", args.data_dir.display());
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+            let _ = crumb_task.await;
+            exit::OK
+        };
+        let _ = site_task.await;
+        drop(state);
+        Ok(code)
+    })
+}

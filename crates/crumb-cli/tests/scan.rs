@@ -1,0 +1,117 @@
+//! `crumb scan` end to end: the binary against the scanner's fixture sites.
+
+#[path = "../../crumb-scan/tests/fixture/mod.rs"]
+mod fixture;
+
+use std::process::Command;
+
+async fn crumb(args: Vec<String>) -> (i32, String, String) {
+    let exe = env!("CARGO_BIN_EXE_crumb");
+    let chromium = crumb_testkit::chromium::require();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(exe).args(&args).env("CRUMB_CHROMIUM", chromium).env("NO_COLOR", "1").output()
+    })
+    .await
+    .expect("join")
+    .expect("crumb runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_command_formats_exit_codes_and_draft() {
+    let sites = fixture::start(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inv = dir.path().join("fixture.toml");
+    std::fs::write(&inv, fixture::inventory()).expect("write inventory");
+    let report = dir.path().join("report.json");
+    let draft = dir.path().join("draft.toml");
+    let s = |p: &std::path::Path| p.display().to_string();
+
+    // Findings at error level: exit 1, JSON report, draft inventory that `crumb check` accepts.
+    let (code, _, err) = crumb(vec![
+        "scan".into(),
+        format!("{}/", sites.first),
+        "--inventory".into(),
+        s(&inv),
+        "--max-pages".into(),
+        "1".into(),
+        "--format".into(),
+        "json".into(),
+        "-o".into(),
+        s(&report),
+        "--write-inventory".into(),
+        s(&draft),
+        "--page-timeout".into(),
+        "10".into(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written")).expect("JSON");
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["summary"]["pages"], 1);
+    assert!(
+        json["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["kind"] == "set_before_consent" && f["name"] == "_mkt"))
+    );
+    let (code, out, err) = crumb(vec!["check".into(), s(&draft)]).await;
+    assert_eq!(code, 0, "{out}{err}");
+
+    // Only notes (declared but not seen on /about): exit 0, text report.
+    let (code, out, err) = crumb(vec![
+        "scan".into(),
+        format!("{}/about", sites.first),
+        "--inventory".into(),
+        s(&inv),
+        "--max-pages".into(),
+        "1".into(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("note[declared_not_observed]: sid"), "{out}");
+    assert!(out.contains("summary: 0 error(s), 0 warning(s), 13 note(s)"), "{out}");
+
+    // HTML and SARIF.
+    let html = dir.path().join("scan.html");
+    let (code, _, err) = crumb(vec![
+        "scan".into(),
+        format!("{}/", sites.first),
+        "--max-pages".into(),
+        "1".into(),
+        "--format".into(),
+        "html".into(),
+        "-o".into(),
+        s(&html),
+    ])
+    .await;
+    assert_eq!(code, 0, "no inventory, no findings: {err}");
+    let page = std::fs::read_to_string(&html).expect("html written");
+    assert_eq!(page.matches("data:image/jpeg;base64,").count(), 3);
+    let (code, out, _) = crumb(vec![
+        "scan".into(),
+        format!("{}/", sites.first),
+        "--inventory".into(),
+        s(&inv),
+        "--max-pages".into(),
+        "1".into(),
+        "--format".into(),
+        "sarif".into(),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    let sarif: serde_json::Value = serde_json::from_str(&out).expect("SARIF on stdout");
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().map(Vec::len), Some(7));
+
+    // The scan itself failing: exit 2 with what to do.
+    let (code, _, err) =
+        crumb(vec!["scan".into(), format!("{}/", sites.first), "--chromium".into(), "/nonexistent/chromium".into()])
+            .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("no Chromium found") && err.contains("apt-get install chromium"), "{err}");
+}
