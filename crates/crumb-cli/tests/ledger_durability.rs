@@ -289,4 +289,17 @@ fn two_servers_on_one_postgres_write_separate_chains_and_verify_covers_both() {
     let text = verify_ok(&data, Some(&db.url));
     let n = acked.lock().expect("lock").len();
     assert!(text.starts_with(&format!("ok: {n} records on 2 chains")), "{text}");
+    // Tampering on PostgreSQL is named the same way.
+    let out = std::process::Command::new("psql")
+        .arg(&db.url)
+        .args(["-v", "ON_ERROR_STOP=1", "-tAc"])
+        .arg("UPDATE records SET action = 'withdraw' WHERE chain = (SELECT max(chain) FROM records) AND seq = 5 RETURNING chain")
+        .output()
+        .expect("psql");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let chain = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().trim().to_string();
+    let out = ledger(&data, Some(&db.url), &["verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with(&format!("TAMPERED: first bad record {chain}#5:")), "{text}");
 }

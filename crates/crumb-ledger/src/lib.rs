@@ -6,7 +6,7 @@
 //!   placed on a chain (`chain`, `seq`, `prev_hash`, `hash`).
 //! - Every writer (one per `crumb serve` process) appends to its own chain, so several
 //!   servers share one PostgreSQL database without a global lock on the hot path.
-//! - [`Checkpoint`]s sign a chain's head; [`verify`] recomputes every hash and checks every
+//! - [`Checkpoint`]s sign a chain's head; [`verify()`] recomputes every hash and checks every
 //!   signature, naming the first bad record for edits, deletions, insertions, reordering
 //!   and truncated tails (against the last checkpoint).
 //! - [`Storage`] is the trait the SQLite and PostgreSQL backends implement; [`conformance`]

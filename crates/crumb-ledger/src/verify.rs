@@ -224,13 +224,28 @@ pub fn verify_records(
 pub async fn verify(storage: &dyn Storage, trusted: &[VerifyingKey]) -> Result<VerifyReport, StorageError> {
     let mut report = VerifyReport::default();
     for chain in storage.chains().await? {
-        let cps = storage.checkpoints(&chain).await?;
+        // Checkpoints are read before records: a head checkpoint is only written after its
+        // records commit, so a live chain never looks truncated.
+        let mut cps = storage.checkpoints(&chain).await?;
+        let mut first_page = storage.records(&chain, i64::MIN, 5000).await?;
+        if let Some(first) = first_page.first()
+            && first.seq > 1
+            && !cps.iter().any(|c| c.seq == first.seq - 1)
+        {
+            // Retention may have cut the chain (and signed its anchor) between the two reads.
+            cps = storage.checkpoints(&chain).await?;
+            first_page = storage.records(&chain, i64::MIN, 5000).await?;
+        }
         report.chains += 1;
         report.checkpoints += cps.len() as u64;
         let mut v = ChainVerifier::new(&chain, &cps, trusted);
         let mut after = i64::MIN;
+        let mut pending = Some(first_page);
         loop {
-            let page = storage.records(&chain, after, 5000).await?;
+            let page = match pending.take() {
+                Some(p) => p,
+                None => storage.records(&chain, after, 5000).await?,
+            };
             let Some(last) = page.last() else { break };
             after = last.seq;
             for r in &page {

@@ -199,6 +199,22 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_serves_every_inventory_and_rejects_duplicates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.toml"), crumb_core::testdata::LEADSGEN).expect("write");
+        std::fs::write(dir.path().join("b.toml"), crumb_core::testdata::MIXERLEAD).expect("write");
+        std::fs::write(dir.path().join("notes.txt"), "not an inventory").expect("write");
+        let invs = read_inventories(&[dir.path().to_path_buf()]).expect("reads");
+        let ids: Vec<&str> = invs.iter().map(|(_, i)| i.site.id.as_str()).collect();
+        assert_eq!(ids, ["leadsgen", "mixerlead"]);
+        std::fs::write(dir.path().join("c.toml"), crumb_core::testdata::LEADSGEN).expect("write");
+        let err = read_inventories(&[dir.path().to_path_buf()]).expect_err("duplicate id");
+        assert!(err.to_string().contains("declared twice"), "{err}");
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(read_inventories(&[empty.path().to_path_buf()]), Err(SiteError::None)));
+    }
+
+    #[test]
     fn covered_since_last_material() {
         let rows = [row("a", true), row("b", false), row("c", true), row("d", false), row("e", false)];
         assert_eq!(covered_versions(&rows, "e"), ["c", "d", "e"]);

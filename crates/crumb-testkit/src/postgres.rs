@@ -52,7 +52,7 @@ pub fn admin_url() -> String {
         Ok(u) => u.clone(),
         Err(e) => panic!(
             "PostgreSQL tests need CRUMB_TEST_POSTGRES (an admin URL such as \
-             postgres://postgres@127.0.0.1:5432/postgres) or initdb and pg_ctl on PATH: {e}"
+             postgres://postgres@127.0.0.1:5432/postgres) or initdb and pg_ctl (on PATH or in /usr/lib/postgresql/*/bin): {e}"
         ),
     }
 }
@@ -108,11 +108,36 @@ fn free_port() -> Result<u16, String> {
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
+/// A PostgreSQL server program: on `PATH`, else the newest `/usr/lib/postgresql/*/bin/` (Debian).
+pub fn pg_bin(name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    versions.sort_by_key(|p| {
+        p.components().nth(4).and_then(|c| c.as_os_str().to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+    });
+    versions.pop().unwrap_or_else(|| PathBuf::from(name))
+}
+
 impl Cluster {
     fn cmd(&self, program: &str) -> Command {
+        let program = pg_bin(program);
         if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", program]);
+            let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from("runuser"));
+            let mut c = Command::new(runuser);
+            c.args(["-u", "postgres", "--"]).arg(program);
             c
         } else {
             Command::new(program)
@@ -197,7 +222,12 @@ impl Cluster {
     /// process has exited.
     fn stop_when_process_exits(&self) {
         let base = self.sock_dir();
-        let pg_ctl = if self.as_postgres { "runuser -u postgres -- pg_ctl" } else { "pg_ctl" };
+        let bin = pg_bin("pg_ctl").display().to_string();
+        let pg_ctl = if self.as_postgres {
+            format!("PATH=\"$PATH:/usr/sbin:/sbin\" runuser -u postgres -- '{bin}'")
+        } else {
+            format!("'{bin}'")
+        };
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {pg_ctl} -D '{dir}' -m immediate stop >/dev/null 2>&1; rm -rf '{base}'",
             pid = std::process::id(),
