@@ -6,6 +6,6 @@ pub mod demo;
 pub mod init;
 pub mod ledger;
 pub mod policy;
+pub mod proxy;
 pub mod scan;
 pub mod serve;
-pub mod proxy;
