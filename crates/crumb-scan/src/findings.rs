@@ -258,6 +258,11 @@ pub fn analyze(inv: &Inventory, report: &ScanReport) -> Vec<Finding> {
     for page in &report.pages {
         for ph in page.phases.iter().filter(|p| p.phase == Phase::BeforeConsent) {
             for h in &ph.third_party_hosts {
+                // The Crumb server serving this site's own banner is the consent mechanism
+                // itself: strictly necessary, never a finding.
+                if serves_own_banner(&h.first_url, &inv.site.id) {
+                    continue;
+                }
                 let services: Vec<_> =
                     inv.services.iter().filter(|s| s.hosts.iter().any(|p| host_matches(p, &h.host))).collect();
                 if services.iter().any(|s| inv.is_required(&s.category)) {
@@ -424,5 +429,21 @@ mod tests {
         assert!(exceeds(Duration::Fixed(31 * day), Duration::Fixed(30 * day)));
         assert!(exceeds(Duration::Fixed(10), Duration::Session));
         assert!(!exceeds(Duration::Session, Duration::Fixed(10)));
+    }
+}
+
+/// Whether `url` is the banner script of site `site` as `crumb serve` serves it
+/// (`/s/{site}/banner.js`, any query).
+fn serves_own_banner(url: &str, site: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| u.path() == format!("/s/{site}/banner.js"))
+}
+
+#[cfg(test)]
+mod own_banner_tests {
+    #[test]
+    fn the_sites_own_banner_host_is_recognised() {
+        assert!(super::serves_own_banner("http://127.0.0.1:8080/s/leadsgen/banner.js?v=abc", "leadsgen"));
+        assert!(!super::serves_own_banner("http://127.0.0.1:8080/s/other/banner.js", "leadsgen"));
+        assert!(!super::serves_own_banner("https://cdn.example/banner.js", "leadsgen"));
     }
 }

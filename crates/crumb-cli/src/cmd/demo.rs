@@ -65,7 +65,8 @@ fn page(demo: &Demo, template: &str) -> Response {
     let body = template.replace("{{CRUMB}}", &demo.crumb).replace("{{SITE}}", &demo.site);
     let mut res = Html(body).into_response();
     // The site's own strictly necessary cookie, as LeadsGen's NextAuth would set it.
-    let csrf = format!("next-auth.csrf-token={}; Path=/; HttpOnly; SameSite=Lax", uuid_like());
+    // Secure, as declared: browsers accept Secure cookies from http://localhost.
+    let csrf = format!("next-auth.csrf-token={}; Path=/; HttpOnly; Secure; SameSite=Lax", uuid_like());
     if let Ok(v) = HeaderValue::from_str(&csrf) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -205,12 +206,16 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 .await
         });
         let code = if args.check {
-            let id = self_check(&crumb, &site).await?;
+            let checked = self_check(&crumb, &site).await;
+            let key = crumb_server::secrets::checkpoint_key(&args.data_dir).map_err(|e| miette!("{e}"))?;
+            let report = crumb_ledger::verify(&**state.storage(), &[key.verifying_key()]).await;
+            // The ledger writer ends (signing a final checkpoint) once every handle is gone.
+            drop(state);
             let _ = stop_tx.send(true);
             let _ = crumb_task.await;
-            let key = crumb_server::secrets::checkpoint_key(&args.data_dir).map_err(|e| miette!("{e}"))?;
-            let report =
-                crumb_ledger::verify(&**state.storage(), &[key.verifying_key()]).await.map_err(|e| miette!("{e}"))?;
+            let _ = site_task.await;
+            let id = checked?;
+            let report = report.map_err(|e| miette!("{e}"))?;
             if !report.ok() {
                 return Err(miette!("the ledger does not verify: {:?}", report.problems.first()));
             }
@@ -229,12 +234,12 @@ pub fn run(args: Args) -> miette::Result<u8> {
             println!("  metrics                {crumb}/metrics");
             println!("\nLedger: {}/ledger.db. Press Ctrl-C to stop.", args.data_dir.display());
             let _ = tokio::signal::ctrl_c().await;
+            drop(state);
             let _ = stop_tx.send(true);
             let _ = crumb_task.await;
+            let _ = site_task.await;
             exit::OK
         };
-        let _ = site_task.await;
-        drop(state);
         Ok(code)
     })
 }
