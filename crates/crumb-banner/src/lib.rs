@@ -15,9 +15,10 @@
 //! Per-visitor variation: the only per-visitor fields of [`ClientConfig`] are `mode` and
 //! `region`. The server builds one [`SiteBanner`] per mode the site can use (one for a fixed
 //! `opt_in`/`opt_out` site, two for `by_country`) with `region: None`, and picks by the mode
-//! [`crumb_core::consent::mode_for`] resolves from the country header. Consent Mode's
-//! `region` parameter is therefore not emitted (the default then applies everywhere, which is
-//! the strict choice).
+//! [`crumb_core::consent::mode_for`] resolves from the country header. For Google Consent
+//! Mode the script sets a global default (everything denied) and, for a `by_country` site, a
+//! second default scoped with `region` to the opt-out countries (granted there, as opt-out
+//! allows until refused); both are the same for every visitor, so the asset stays shared.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -117,6 +118,7 @@ struct CoreConfig<'a> {
     signals: &'a crumb_core::client::SignalSettings,
     mode: RegionalMode,
     region: Option<&'a str>,
+    opt_out_regions: &'a [String],
     languages: &'a [String],
     floating_button: bool,
     needs_banner: bool,
@@ -232,6 +234,7 @@ impl SiteBanner {
             signals: &cfg.signals,
             mode: cfg.mode,
             region: cfg.region.as_deref(),
+            opt_out_regions: &cfg.opt_out_regions,
             languages: &cfg.languages,
             floating_button: cfg.floating_button,
             needs_banner: cfg.needs_banner,
@@ -300,6 +303,18 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(b).expect("gzip");
         gz.finish().expect("gzip").len()
+    }
+
+    #[test]
+    fn by_country_sites_carry_their_opt_out_regions() {
+        let src = LEADSGEN.replace(
+            "regional_mode = \"opt_in\"",
+            "regional_mode = \"by_country\"\ncountry_header = \"CF-IPCountry\"\nopt_out_countries = [\"US-CA\"]",
+        );
+        let b = SiteBanner::build(&client_config(&inventory(&src), &ctx(RegionalMode::OptIn))).expect("builds");
+        assert!(std::str::from_utf8(&b.banner.js).expect("utf-8").contains("\"opt_out_regions\":[\"US-CA\"]"));
+        let plain = SiteBanner::build(&client_config(&inventory(LEADSGEN), &ctx(RegionalMode::OptIn))).expect("builds");
+        assert!(std::str::from_utf8(&plain.banner.js).expect("utf-8").contains("\"opt_out_regions\":[]"));
     }
 
     /// PRODUCT.md section 7: leadsgen's first request, gzip -9, at most 5,120 bytes.

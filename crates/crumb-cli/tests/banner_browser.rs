@@ -328,6 +328,25 @@ async fn consent_mode_calls_in_order() {
     assert_eq!(dl[1][2]["analytics_storage"], "granted");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_mode_region_default_for_opt_out_countries() {
+    let by_country = (
+        "regional_mode = \"opt_in\"",
+        "regional_mode = \"by_country\"\ncountry_header = \"CF-IPCountry\"\nopt_out_countries = [\"US\", \"US-CA\"]",
+    );
+    let (s, _host, _b, url) = setup(&[by_country]).await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    let dl: Vec<serde_json::Value> = eval(&page, "dataLayer.map(a=>[...a])").await;
+    assert_eq!((dl[0][1].as_str(), dl[1][1].as_str()), (Some("default"), Some("default")), "{dl:?}");
+    assert_eq!(dl[0][2]["ad_storage"], "denied");
+    assert!(dl[0][2].get("region").is_none(), "the first default is global");
+    assert_eq!(dl[1][2]["region"], serde_json::json!(["US", "US-CA"]));
+    assert_eq!(dl[1][2]["ad_storage"], "granted");
+    assert_eq!(dl[1][2]["analytics_storage"], "granted");
+}
+
 const GPC: &str = "Object.defineProperty(Navigator.prototype,'globalPrivacyControl',{get:()=>true});";
 const DNT: &str = "Object.defineProperty(Navigator.prototype,'doNotTrack',{get:()=>'1'});";
 

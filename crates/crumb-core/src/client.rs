@@ -36,6 +36,10 @@ pub struct ClientConfig {
     pub mode: RegionalMode,
     /// The region the server resolved (ISO country code), when known.
     pub region: Option<String>,
+    /// With `by_country`: the regions (ISO 3166 codes such as `US` or `US-CA`) where opt-out
+    /// applies. The banner gives Google Consent Mode a region-scoped default for them
+    /// (granted, as opt-out allows until refused) beside the global denied default.
+    pub opt_out_regions: Vec<String>,
     /// Languages offered, the default first.
     pub languages: Vec<String>,
     /// Show the floating reopen button.
@@ -197,6 +201,10 @@ pub fn client_config(inv: &Inventory, ctx: &ClientContext) -> ClientConfig {
         signals: SignalSettings { gpc: inv.rules.gpc, dnt: inv.rules.dnt },
         mode: ctx.mode,
         region: ctx.region.clone(),
+        opt_out_regions: match inv.rules.regional_mode {
+            RegionalMode::ByCountry => inv.rules.opt_out_countries.iter().map(|c| c.to_ascii_uppercase()).collect(),
+            _ => Vec::new(),
+        },
         languages: langs,
         floating_button: inv.banner.floating_button,
         needs_banner: inv.banner.enabled && inv.has_non_essential(),

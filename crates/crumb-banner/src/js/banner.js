@@ -100,6 +100,12 @@ import CSS from "./banner.css";
     return o;
   };
   gtag("consent", "default", cm(1));
+  // by_country: where opt-out applies, Consent Mode's own region-scoped default is granted.
+  if (C.opt_out_regions.length) {
+    const g = { region: C.opt_out_regions };
+    KEYS.forEach((k) => (g[k] = "granted"));
+    gtag("consent", "default", g);
+  }
   const update = () => gtag("consent", "update", cm());
   if (saved || cats.some((c) => allowed(c.id) && c.consent_mode.length)) update();
 
