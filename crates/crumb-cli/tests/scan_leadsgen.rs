@@ -69,6 +69,10 @@ fn leadsgen_served_by_crumb_with_its_banner_scans_clean() {
     };
     assert!(seen("_fbp", "after_accept") && seen("_plausible", "after_accept"), "{text}");
     assert!(!seen("_fbp", "before_consent") && !seen("_fbp", "after_reject"));
+    // The server sets `_vercel_analytics` on every response; the guard lets it through only
+    // once analytics is allowed.
+    assert!(seen("_vercel_analytics", "after_accept"), "{text}");
+    assert!(!seen("_vercel_analytics", "before_consent") && !seen("_vercel_analytics", "after_reject"));
     assert!(seen("cookie-consent", "after_reject"));
     drop(demo);
 }

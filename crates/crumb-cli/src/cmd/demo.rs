@@ -2,8 +2,9 @@
 //!
 //! Starts `crumb serve` for `examples/leadsgen.toml` and `examples/mixerlead.toml` (built into
 //! the binary) on one port, and a demo LeadsGen page on another origin that loads the banner,
-//! gates its scripts and an iframe, sets a strictly necessary cookie on the server and shows
-//! the account-settings toggles the LeadsGen policy promises.
+//! gates its scripts and an iframe, sets a strictly necessary and an analytics cookie on the
+//! server behind the `crumb-guard` layer (which drops the analytics one until the visitor
+//! allows it), and shows the account-settings toggles the LeadsGen policy promises.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use crumb_guard::{Guard, GuardLayer, Settings, Undeclared};
 use crumb_server::{Server, ServerConfig, router};
 use miette::{IntoDiagnostic, miette};
 
@@ -64,6 +66,9 @@ struct Demo {
 fn page(demo: &Demo, template: &str) -> Response {
     let body = template.replace("{{CRUMB}}", &demo.crumb).replace("{{SITE}}", &demo.site);
     let mut res = Html(body).into_response();
+    // The analytics cookie the server sets on every response: the guard layer drops it
+    // unless the visitor allowed analytics.
+    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static("_vercel_analytics=1; Path=/; SameSite=Lax"));
     // The site's own strictly necessary cookie, as LeadsGen's NextAuth would set it.
     // Secure, as declared: browsers accept Secure cookies from http://localhost.
     let csrf = format!("next-auth.csrf-token={}; Path=/; HttpOnly; Secure; SameSite=Lax", uuid_like());
@@ -82,14 +87,21 @@ fn js(body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], body).into_response()
 }
 
-fn demo_site(demo: Demo) -> Router {
+/// The analytics script's response also sets the analytics cookie, as a real one would.
+fn analytics_js() -> Response {
+    let mut res = js(ANALYTICS_JS);
+    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static("_vercel_analytics=1; Path=/; SameSite=Lax"));
+    res
+}
+
+fn demo_site(demo: Demo, guard: Guard) -> Router {
     Router::new()
         .route("/", get(|State(d): State<Demo>| async move { page(&d, INDEX) }))
         .route("/settings", get(|State(d): State<Demo>| async move { page(&d, SETTINGS) }))
         .route("/js/page.js", get(|| async { js(PAGE_JS) }))
         .route("/js/settings.js", get(|| async { js(SETTINGS_JS) }))
         .route("/js/functional.js", get(|| async { js(FUNCTIONAL_JS) }))
-        .route("/js/analytics.js", get(|| async { js(ANALYTICS_JS) }))
+        .route("/js/analytics.js", get(|| async { analytics_js() }))
         .route("/js/marketing.js", get(|| async { js(MARKETING_JS) }))
         .route(
             "/embed",
@@ -99,6 +111,7 @@ fn demo_site(demo: Demo) -> Router {
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(demo)
+        .layer(GuardLayer::new(guard))
 }
 
 fn write_sites(data_dir: &std::path::Path) -> miette::Result<PathBuf> {
@@ -198,8 +211,12 @@ pub fn run(args: Args) -> miette::Result<u8> {
         });
         let mut site_stop = stop_rx.clone();
         let demo = Demo { crumb: crumb.clone(), site: site.clone() };
+        let inventory =
+            crumb_core::parse_inventory(LEADSGEN).map_err(|d| miette!("the leadsgen example is invalid: {d:?}"))?;
+        let guard = Guard::new(inventory, Settings { undeclared: Undeclared::Block, ..Settings::default() })
+            .map_err(|e| miette!("{e}"))?;
         let site_task = tokio::spawn(async move {
-            axum::serve(site_listener, demo_site(demo))
+            axum::serve(site_listener, demo_site(demo, guard))
                 .with_graceful_shutdown(async move {
                     let _ = site_stop.wait_for(|s| *s).await;
                 })
