@@ -28,12 +28,15 @@ fn leadsgen_served_by_crumb_with_its_banner_scans_clean() {
     let stdout = child.stdout.take().expect("stdout");
     let demo = Demo(child);
     let mut site = None;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok).take(40) {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref().map_while(Result::ok).take(40) {
         if let Some(url) = line.trim().strip_prefix("demo site (LeadsGen)") {
             site = Some(url.trim().to_string());
             break;
         }
     }
+    // Keep draining the demo's output so it never writes into a closed pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
     let site = site.expect("crumb demo prints the demo site's URL");
     let report = dir.path().join("report.json");
     let inventory = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/leadsgen.toml");

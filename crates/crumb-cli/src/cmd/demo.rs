@@ -242,14 +242,21 @@ pub fn run(args: Args) -> miette::Result<u8> {
             );
             exit::OK
         } else {
-            println!("Crumb is running.\n");
-            println!("  demo site (LeadsGen)   {site}/");
-            println!("  banner                 {crumb}/s/leadsgen/banner.js");
-            println!("  cookie policy          {crumb}/s/leadsgen/cookie-policy  (.md, .json)");
-            println!("  essential-only policy  {crumb}/s/mixerlead/cookie-policy");
-            println!("  API description        {crumb}/openapi.json");
-            println!("  metrics                {crumb}/metrics");
-            println!("\nLedger: {}/ledger.db. Press Ctrl-C to stop.", args.data_dir.display());
+            // Written with errors ignored: a closed pipe (`crumb demo | head`) must not stop the demo.
+            let urls = format!(
+                "Crumb is running.\n\n  demo site (LeadsGen)   {site}/\n  banner                 {crumb}/s/leadsgen/banner.js\n  \
+                 cookie policy          {crumb}/s/leadsgen/cookie-policy  (.md, .json)\n  \
+                 essential-only policy  {crumb}/s/mixerlead/cookie-policy\n  \
+                 API description        {crumb}/openapi.json\n  metrics                {crumb}/metrics\n\n\
+                 Ledger: {}/ledger.db. Press Ctrl-C to stop.\n",
+                args.data_dir.display()
+            );
+            {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(urls.as_bytes());
+                let _ = out.flush();
+            }
             let _ = tokio::signal::ctrl_c().await;
             drop(state);
             let _ = stop_tx.send(true);
