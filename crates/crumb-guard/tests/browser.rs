@@ -127,7 +127,8 @@ async fn chromium_keeps_no_analytics_cookie_after_reject_and_keeps_it_after_acce
     page.evaluate("crumbDecide([])").await.expect("decide");
     page.goto(url.as_str()).await.expect("reload");
     assert_eq!(cookie_names(&browser, "127.0.0.1").await, ["cookie-consent"], "after withdrawal: gone");
-    assert_eq!(guard.metrics().expired("_plausible"), 1);
+    // At least once: the browser may send the held cookie on more than one request (favicon).
+    assert!(guard.metrics().expired("_plausible") >= 1);
 
     browser.close().await.expect("close Chromium");
     let _ = browser.wait().await;
