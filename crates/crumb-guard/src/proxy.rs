@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -86,17 +87,61 @@ impl ProxyConfig {
     }
 }
 
-/// The visitor's socket address, inserted by the server for `X-Forwarded-For`.
-#[derive(Debug, Clone, Copy)]
-struct ClientAddr(SocketAddr);
+/// What the proxy keeps per visitor connection: the visitor's address (for
+/// `X-Forwarded-For`) and the upstream connection its HTTP/1 requests reuse.
+///
+/// HTTP/1 requests on one visitor connection come one after the other, so each visitor
+/// connection gets its own upstream connection: no pool lookup, lock contention or
+/// background task per request. HTTP/2 requests (which may run concurrently on one
+/// connection) and requests whose connection is busy use the shared pool.
+#[derive(Debug, Clone)]
+struct VisitorConn(Arc<VisitorConnInner>);
+
+#[derive(Debug)]
+struct VisitorConnInner {
+    /// The visitor's IP address, as a header value.
+    ip: Option<HeaderValue>,
+    /// The upstream connection, when idle.
+    upstream: Mutex<Option<SendRequest<Incoming>>>,
+}
+
+impl VisitorConn {
+    fn new(addr: SocketAddr) -> VisitorConn {
+        let ip = HeaderValue::try_from(addr.ip().to_string()).ok();
+        VisitorConn(Arc::new(VisitorConnInner { ip, upstream: Mutex::new(None) }))
+    }
+
+    fn take(&self) -> Option<SendRequest<Incoming>> {
+        self.0.upstream.lock().ok().and_then(|mut s| s.take())
+    }
+
+    fn put(&self, sender: SendRequest<Incoming>) {
+        if let Ok(mut s) = self.0.upstream.lock() {
+            *s = Some(sender);
+        }
+    }
+}
 
 struct Inner {
     client: Client<HttpConnector, Incoming>,
     upstream: Uri,
+    /// `host:port` of the upstream, for dedicated connections.
+    upstream_addr: String,
+    /// The `Host` header sent upstream (the upstream's authority, as nginx's `proxy_pass` does).
+    upstream_host: HeaderValue,
     base_path: String,
     timeout: Duration,
+    connect_timeout: Duration,
     inject_banner: Option<String>,
     trust_forwarded: bool,
+}
+
+/// Why a request could not be sent upstream.
+enum UpstreamError {
+    /// The upstream could not be reached.
+    Connect,
+    /// The upstream closed the connection or answered something that is not HTTP.
+    Failed,
 }
 
 /// The proxying service (without the guard; [`serve`] puts [`GuardLayer`] in front of it).
@@ -162,12 +207,21 @@ impl Proxy {
             .pool_timer(TokioTimer::new())
             .build(connector);
         let base_path = config.upstream.path().trim_end_matches('/').to_string();
+        let authority = config.upstream.authority().map(|a| a.as_str()).unwrap_or_default();
+        let upstream_addr = match config.upstream.port_u16() {
+            Some(_) => authority.to_string(),
+            None => format!("{authority}:80"),
+        };
+        let upstream_host = HeaderValue::from_str(authority).unwrap_or_else(|_| HeaderValue::from_static("localhost"));
         Proxy {
             inner: Arc::new(Inner {
                 client,
                 upstream: config.upstream.clone(),
+                upstream_addr,
+                upstream_host,
                 base_path,
                 timeout: config.timeout,
+                connect_timeout: config.connect_timeout,
                 inject_banner: config.inject_banner.clone(),
                 trust_forwarded: config.trust_forwarded,
             }),
@@ -185,13 +239,81 @@ impl Proxy {
         Ok(Uri::from_parts(parts)?)
     }
 
+    /// The request target for a dedicated HTTP/1 connection (origin form: path and query).
+    fn origin_form(&self, uri: &Uri) -> Result<Uri, http::Error> {
+        if self.inner.base_path.is_empty() && uri.scheme().is_none() && uri.authority().is_none() {
+            return Ok(uri.clone());
+        }
+        let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        Ok(format!("{}{pq}", self.inner.base_path).parse()?)
+    }
+
+    /// A new dedicated connection to the upstream.
+    async fn connect(&self) -> Result<SendRequest<Incoming>, UpstreamError> {
+        let stream = tokio::time::timeout(
+            self.inner.connect_timeout,
+            tokio::net::TcpStream::connect(self.inner.upstream_addr.as_str()),
+        )
+        .await
+        .map_err(|_| UpstreamError::Connect)?
+        .map_err(|_| UpstreamError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| UpstreamError::Connect)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(target: "crumb_proxy", error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Send `req` on the visitor connection's own upstream connection (opened on first
+    /// use, reopened when the upstream closed it). A request that was not sent because an
+    /// idle connection had just been closed is retried once on a new connection.
+    async fn send_dedicated(
+        &self,
+        conn: &VisitorConn,
+        req: Request<Incoming>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let mut req = req;
+        let mut reused = conn.take();
+        loop {
+            let idle = match reused.take() {
+                Some(mut s) => s.ready().await.is_ok().then_some(s),
+                None => None,
+            };
+            let was_reused = idle.is_some();
+            let mut sender = match idle {
+                Some(s) => s,
+                None => self.connect().await?,
+            };
+            match sender.try_send_request(req).await {
+                Ok(res) => {
+                    if res.status() != StatusCode::SWITCHING_PROTOCOLS {
+                        conn.put(sender);
+                    }
+                    return Ok(res);
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if was_reused => req = unsent,
+                    _ => return Err(UpstreamError::Failed),
+                },
+            }
+        }
+    }
+
     async fn handle(self, mut req: Request<Incoming>) -> Response<ProxyBody> {
         let head_request = req.method() == Method::HEAD;
-        let client_addr = req.extensions().get::<ClientAddr>().map(|c| c.0);
-        let Ok(uri) = self.upstream_uri(req.uri()) else {
+        let visitor = req.extensions_mut().remove::<VisitorConn>();
+        let dedicated = visitor.is_some() && req.version() <= http::Version::HTTP_11;
+        let uri = if dedicated { self.origin_form(req.uri()) } else { self.upstream_uri(req.uri()) };
+        let Ok(uri) = uri else {
             return error_response(StatusCode::BAD_REQUEST, "bad_request", "the request target is not a valid path");
         };
-        let client_upgrade = hyper::upgrade::on(&mut req);
+        let client_upgrade = req.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let upgrade = strip_hop_by_hop(&mut parts.headers);
         if let Some(proto) = &upgrade {
@@ -202,13 +324,12 @@ impl Proxy {
             .headers
             .remove(header::HOST)
             .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
-        if let Some(addr) = client_addr {
-            let ip = addr.ip().to_string();
+        if let Some(ip) = visitor.as_ref().and_then(|v| v.0.ip.as_ref()) {
             let xff = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-                Some(prev) => format!("{prev}, {ip}"),
-                None => ip,
+                Some(prev) => HeaderValue::try_from(format!("{prev}, {}", ip.to_str().unwrap_or_default())).ok(),
+                None => Some(ip.clone()),
             };
-            if let Ok(v) = HeaderValue::try_from(xff) {
+            if let Some(v) = xff {
                 parts.headers.insert("x-forwarded-for", v);
             }
         }
@@ -223,8 +344,24 @@ impl Proxy {
         }
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
-        let upstream_req = Request::from_parts(parts, body);
-        let mut res = match tokio::time::timeout(self.inner.timeout, self.inner.client.request(upstream_req)).await {
+        let sent = match visitor.filter(|_| dedicated) {
+            Some(conn) => {
+                parts.headers.insert(header::HOST, self.inner.upstream_host.clone());
+                let upstream_req = Request::from_parts(parts, body);
+                tokio::time::timeout(self.inner.timeout, self.send_dedicated(&conn, upstream_req)).await
+            }
+            None => {
+                let upstream_req = Request::from_parts(parts, body);
+                tokio::time::timeout(self.inner.timeout, async {
+                    self.inner.client.request(upstream_req).await.map_err(|e| {
+                        tracing::debug!(target: "crumb_proxy", error = %e, "upstream request failed");
+                        if e.is_connect() { UpstreamError::Connect } else { UpstreamError::Failed }
+                    })
+                })
+                .await
+            }
+        };
+        let mut res = match sent {
             Err(_) => {
                 tracing::warn!(target: "crumb_proxy", "upstream did not answer in time");
                 return error_response(
@@ -234,17 +371,20 @@ impl Proxy {
                 );
             }
             Ok(Err(e)) => {
-                tracing::warn!(target: "crumb_proxy", error = %e, "upstream request failed");
-                let message = if e.is_connect() {
-                    "the upstream server cannot be reached; check that it is running at the --upstream address"
-                } else {
-                    "the upstream server closed the connection or sent an invalid response"
+                let message = match e {
+                    UpstreamError::Connect => {
+                        "the upstream server cannot be reached; check that it is running at the --upstream address"
+                    }
+                    UpstreamError::Failed => "the upstream server closed the connection or sent an invalid response",
                 };
+                tracing::warn!(target: "crumb_proxy", message, "upstream request failed");
                 return error_response(StatusCode::BAD_GATEWAY, "upstream_unavailable", message);
             }
             Ok(Ok(res)) => res,
         };
-        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if res.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(client_upgrade) = client_upgrade
+        {
             let upstream_upgrade = hyper::upgrade::on(&mut res);
             tokio::spawn(async move {
                 match tokio::try_join!(client_upgrade, upstream_upgrade) {
@@ -310,8 +450,9 @@ impl Server {
     pub fn serve_connection(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let svc = self.service.clone();
+        let visitor = VisitorConn::new(addr);
         let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(ClientAddr(addr));
+            req.extensions_mut().insert(visitor.clone());
             svc.clone().oneshot(req)
         });
         let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc).into_owned();

@@ -46,6 +46,13 @@ impl PgStorage {
     }
 }
 
+/// The batch INSERT: one array per column, in [`RECORD_COLS`] order.
+const INSERT_UNNEST: &str = "INSERT INTO records (chain, seq, consent_id, site, policy_version, choices, action, gpc, \
+    dnt, region, mode, language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, prev_hash, hash) \
+    SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+    $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
+    $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])";
+
 const RECORD_COLS: &str = "chain, seq, consent_id, site, policy_version, choices, action, gpc, dnt, region, mode, \
     language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, prev_hash, hash";
 
@@ -136,36 +143,41 @@ impl Storage for PgStorage {
     }
 
     async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        // Fixed statement sizes (at most 512 rows x 20 binds) keep the prepared statements cached.
-        for chunk in crumb_ledger::storage::fixed_chunks(recs) {
-            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) "));
-            q.push_values(chunk, |mut b, r| {
-                let e = &r.entry;
-                b.push_bind(&r.chain)
-                    .push_bind(r.seq)
-                    .push_bind(&e.consent_id)
-                    .push_bind(&e.site)
-                    .push_bind(&e.policy_version)
-                    .push_bind(serde_json::to_string(&e.choices).unwrap_or_default())
-                    .push_bind(&e.action)
-                    .push_bind(e.gpc)
-                    .push_bind(e.dnt)
-                    .push_bind(&e.region)
-                    .push_bind(&e.mode)
-                    .push_bind(&e.language)
-                    .push_bind(&e.url)
-                    .push_bind(&e.ua_family)
-                    .push_bind(&e.ip_hash)
-                    .push_bind(e.recorded_at)
-                    .push_bind(e.expires_at)
-                    .push_bind(e.retain_until)
-                    .push_bind(&r.prev_hash)
-                    .push_bind(&r.hash);
-            });
-            q.build().execute(&mut *tx).await.map_err(unavailable)?;
+        if recs.is_empty() {
+            return Ok(());
         }
-        tx.commit().await.map_err(unavailable)?;
+        // One statement for the whole batch, whatever its size: each column is bound as an
+        // array and UNNEST turns the arrays back into rows. The statement text never
+        // changes, so it is prepared once per connection; a single statement is its own
+        // transaction (atomic, committed before it returns).
+        let col = |f: fn(&Record) -> String| recs.iter().map(f).collect::<Vec<String>>();
+        let opt = |f: fn(&Record) -> Option<String>| recs.iter().map(f).collect::<Vec<Option<String>>>();
+        let int = |f: fn(&Record) -> i64| recs.iter().map(f).collect::<Vec<i64>>();
+        let flag = |f: fn(&Record) -> bool| recs.iter().map(f).collect::<Vec<bool>>();
+        sqlx::query(INSERT_UNNEST)
+            .bind(col(|r| r.chain.clone()))
+            .bind(int(|r| r.seq))
+            .bind(col(|r| r.entry.consent_id.clone()))
+            .bind(col(|r| r.entry.site.clone()))
+            .bind(col(|r| r.entry.policy_version.clone()))
+            .bind(col(|r| serde_json::to_string(&r.entry.choices).unwrap_or_default()))
+            .bind(col(|r| r.entry.action.clone()))
+            .bind(flag(|r| r.entry.gpc))
+            .bind(flag(|r| r.entry.dnt))
+            .bind(opt(|r| r.entry.region.clone()))
+            .bind(col(|r| r.entry.mode.clone()))
+            .bind(opt(|r| r.entry.language.clone()))
+            .bind(opt(|r| r.entry.url.clone()))
+            .bind(col(|r| r.entry.ua_family.clone()))
+            .bind(opt(|r| r.entry.ip_hash.clone()))
+            .bind(int(|r| r.entry.recorded_at))
+            .bind(int(|r| r.entry.expires_at))
+            .bind(int(|r| r.entry.retain_until))
+            .bind(col(|r| r.prev_hash.clone()))
+            .bind(col(|r| r.hash.clone()))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 

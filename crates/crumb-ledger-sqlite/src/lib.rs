@@ -3,6 +3,11 @@
 //! Opened from a `sqlite://PATH` URL; the file is created on first use, put in WAL mode
 //! with `synchronous = FULL` (a commit is on disk before `append` returns), and migrated
 //! with the embedded migrations in `migrations/`.
+//!
+//! Every write goes through one dedicated connection (SQLite has one writer at a time in
+//! any case): its page cache stays valid from one batch to the next, where writes spread
+//! over a pool would make each connection re-read the pages another one changed. Reads
+//! use a small pool beside it.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,7 +20,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 /// The SQLite ledger.
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
+    /// Reads.
     pool: SqlitePool,
+    /// Writes: one connection.
+    writer: SqlitePool,
 }
 
 fn unavailable(e: sqlx::Error) -> StorageError {
@@ -31,23 +39,62 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            // A SQLite connection is a file handle in this process: there is nothing to
+            // ping, and the ping would cost every batch a round trip to SQLite's thread.
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts.clone())
+            .await
+            .map_err(unavailable)?;
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("migrations: {e}")))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await
             .map_err(unavailable)?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("migrations: {e}")))?;
-        Ok(SqliteStorage { pool })
+        Ok(SqliteStorage { pool, writer })
     }
 
     /// The pool, for tests that tamper with rows directly.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// One multi-row INSERT of `recs` (prepared once per row count and cached).
+fn insert_records(recs: &[Record]) -> QueryBuilder<'_, Sqlite> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) "));
+    q.push_values(recs, |mut b, r| {
+        let e = &r.entry;
+        b.push_bind(&r.chain)
+            .push_bind(r.seq)
+            .push_bind(&e.consent_id)
+            .push_bind(&e.site)
+            .push_bind(&e.policy_version)
+            .push_bind(serde_json::to_string(&e.choices).unwrap_or_default())
+            .push_bind(&e.action)
+            .push_bind(e.gpc)
+            .push_bind(e.dnt)
+            .push_bind(&e.region)
+            .push_bind(&e.mode)
+            .push_bind(&e.language)
+            .push_bind(&e.url)
+            .push_bind(&e.ua_family)
+            .push_bind(&e.ip_hash)
+            .push_bind(e.recorded_at)
+            .push_bind(e.expires_at)
+            .push_bind(e.retain_until)
+            .push_bind(&r.prev_hash)
+            .push_bind(&r.hash);
+    });
+    q
 }
 
 const RECORD_COLS: &str = "chain, seq, consent_id, site, policy_version, choices, action, gpc, dnt, region, mode, \
@@ -111,7 +158,7 @@ impl Storage for SqliteStorage {
         sqlx::query("INSERT INTO chains (chain, started_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(chain)
             .bind(started_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -140,34 +187,19 @@ impl Storage for SqliteStorage {
     }
 
     async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        // Fixed statement sizes (at most 512 rows x 20 binds) keep the prepared statements cached.
-        for chunk in crumb_ledger::storage::fixed_chunks(recs) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) "));
-            q.push_values(chunk, |mut b, r| {
-                let e = &r.entry;
-                b.push_bind(&r.chain)
-                    .push_bind(r.seq)
-                    .push_bind(&e.consent_id)
-                    .push_bind(&e.site)
-                    .push_bind(&e.policy_version)
-                    .push_bind(serde_json::to_string(&e.choices).unwrap_or_default())
-                    .push_bind(&e.action)
-                    .push_bind(e.gpc)
-                    .push_bind(e.dnt)
-                    .push_bind(&e.region)
-                    .push_bind(&e.mode)
-                    .push_bind(&e.language)
-                    .push_bind(&e.url)
-                    .push_bind(&e.ua_family)
-                    .push_bind(&e.ip_hash)
-                    .push_bind(e.recorded_at)
-                    .push_bind(e.expires_at)
-                    .push_bind(e.retain_until)
-                    .push_bind(&r.prev_hash)
-                    .push_bind(&r.hash);
-            });
-            q.build().execute(&mut *tx).await.map_err(unavailable)?;
+        // Statement sizes from a fixed set (powers of two up to 512 rows x 20 values), so
+        // every statement is prepared once and stays cached: a batch of any size takes at
+        // most one statement per set bit of its size below 512, in one transaction.
+        let chunks = crumb_ledger::storage::fixed_chunks(recs);
+        if let [only] = chunks.as_slice() {
+            // One statement in autocommit mode is its own transaction (atomic, and on disk
+            // when it returns with `synchronous = FULL`): no BEGIN and COMMIT round trips.
+            insert_records(only).build().execute(&self.writer).await.map_err(unavailable)?;
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        for chunk in chunks {
+            insert_records(chunk).build().execute(&mut *tx).await.map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)?;
         Ok(())
@@ -230,7 +262,7 @@ impl Storage for SqliteStorage {
         .bind(cp.signed_at)
         .bind(&cp.public_key)
         .bind(&cp.signature)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(unavailable)?;
         Ok(())
@@ -273,7 +305,7 @@ impl Storage for SqliteStorage {
         let r = sqlx::query("DELETE FROM records WHERE chain = ? AND seq <= ?")
             .bind(chain)
             .bind(through)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(unavailable)?;
         Ok(r.rows_affected())
@@ -289,7 +321,7 @@ impl Storage for SqliteStorage {
         .bind(row.material)
         .bind(row.first_seen)
         .bind(&row.snapshot)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(unavailable)?;
         Ok(r.rows_affected() == 1)

@@ -99,10 +99,11 @@ pub trait Storage: Send + Sync + 'static {
     async fn stats(&self, site: Option<&str>) -> Result<Stats, StorageError>;
 }
 
-/// Statement sizes backends insert with: a batch is split greedily into chunks of these
-/// sizes, so only a handful of distinct multi-row INSERT statements are ever prepared (and
-/// all stay in the statement cache).
-pub const CHUNK_SIZES: [usize; 5] = [512, 128, 32, 8, 1];
+/// Statement sizes a backend can insert with: a batch is split greedily into chunks of
+/// these sizes (powers of two), so only ten distinct multi-row INSERT statements are ever
+/// prepared (all stay in the statement cache) and a batch takes at most one statement per
+/// set bit of its size (below 512).
+pub const CHUNK_SIZES: [usize; 10] = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
 
 /// Split `items` into chunks whose lengths are all in [`CHUNK_SIZES`].
 pub fn fixed_chunks<T>(items: &[T]) -> Vec<&[T]> {
@@ -127,7 +128,7 @@ mod tests {
         let chunks = fixed_chunks(&v);
         assert!(chunks.iter().all(|c| CHUNK_SIZES.contains(&c.len())));
         assert_eq!(chunks.concat(), v);
-        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [512, 512, 128, 32, 8, 8, 1, 1, 1]);
+        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [512, 512, 128, 32, 16, 2, 1]);
         assert!(fixed_chunks::<u32>(&[]).is_empty());
     }
 }
