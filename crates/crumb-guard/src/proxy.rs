@@ -51,6 +51,9 @@ pub struct ProxyConfig {
     pub inject_banner: Option<String>,
     /// How long requests in flight may take to finish after shutdown is asked for.
     pub shutdown_grace: Duration,
+    /// How long a visitor connection may take to send a complete request head, and so how
+    /// long an idle keep-alive connection (and the upstream connection it holds) is kept.
+    pub idle_timeout: Duration,
     /// Keep `X-Forwarded-Proto`/`X-Forwarded-Host` a trusted front proxy (the TLS
     /// terminator) set, instead of overwriting them; `X-Forwarded-For` is always appended to.
     pub trust_forwarded: bool,
@@ -82,6 +85,7 @@ impl ProxyConfig {
             connect_timeout: Duration::from_secs(5),
             inject_banner: None,
             shutdown_grace: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
             trust_forwarded: false,
         })
     }
@@ -438,9 +442,14 @@ impl Server {
     /// A server enforcing `guard` in front of `config.upstream` (its connection pool lives
     /// on the runtime that uses it).
     pub fn new(guard: Guard, config: &ProxyConfig) -> Server {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // hyper closes a connection that sends no complete request head in time: slow
+        // senders and idle keep-alive connections (which hold an upstream connection
+        // each) are let go.
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(config.idle_timeout);
         Server {
             service: GuardLayer::new(guard).layer(Proxy::new(config)),
-            builder: auto::Builder::new(TokioExecutor::new()),
+            builder,
             graceful: hyper_util::server::graceful::GracefulShutdown::new(),
             grace: config.shutdown_grace,
         }

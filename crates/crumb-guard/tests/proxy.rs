@@ -137,6 +137,42 @@ async fn forwards_headers_correctly() {
 }
 
 #[tokio::test]
+async fn one_upstream_connection_per_visitor_connection_and_idle_ones_are_closed() {
+    use std::sync::atomic::Ordering;
+    let up = upstream().await;
+    let p = proxy(up.addr, guard(false, Settings::default()), |c| c.idle_timeout = Duration::from_secs(1)).await;
+    let stream = tokio::net::TcpStream::connect(p.addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    let visitor = tokio::spawn(conn);
+    for i in 0..5 {
+        sender.ready().await.expect("keep-alive connection ready");
+        let req = http::Request::get(format!("/headers?i={i}"))
+            .header("host", "leadsgen.app")
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let res = sender.send_request(req).await.expect("response");
+        assert_eq!(res.status(), 200);
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("x-forwarded-for: 127.0.0.1"), "{body:?}");
+    }
+    assert_eq!(
+        up.connections.load(Ordering::SeqCst),
+        1,
+        "five requests on one visitor connection, one upstream connection"
+    );
+    // A second visitor connection gets its own upstream connection.
+    let _ = get(p.addr, "/headers", &[]).await;
+    assert_eq!(up.connections.load(Ordering::SeqCst), 2);
+    // An idle visitor connection is closed after the idle timeout.
+    tokio::time::timeout(Duration::from_secs(5), visitor)
+        .await
+        .expect("the proxy closes an idle connection")
+        .expect("connection task")
+        .expect("closed cleanly");
+}
+
+#[tokio::test]
 async fn streams_large_request_bodies_both_ways() {
     let up = upstream().await;
     let p = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;

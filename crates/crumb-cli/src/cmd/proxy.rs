@@ -45,7 +45,7 @@ pub struct Args {
     /// Also serve Prometheus counters at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Worker threads (each a single-threaded runtime with its own upstream pool); default: one per CPU.
+    /// Worker threads (each a single-threaded runtime; every visitor connection keeps its own upstream connection); default: one per CPU.
     #[arg(long)]
     pub threads: Option<usize>,
     /// Keep X-Forwarded-Proto/-Host set by a trusted proxy in front (the TLS terminator).
@@ -94,7 +94,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .clamp(1, 256);
-    // One single-threaded runtime per worker thread, each with its own upstream pool;
+    // One single-threaded runtime per worker thread (visitor connections keep their own upstream connection);
     // accepted connections are dealt to them in turn. A request never changes threads.
     let mut workers = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);

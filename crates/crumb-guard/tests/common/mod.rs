@@ -41,6 +41,8 @@ pub struct Gate {
 pub struct Upstream {
     pub addr: SocketAddr,
     pub gate: Arc<Gate>,
+    /// Connections the upstream has accepted.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -149,8 +151,11 @@ pub async fn upstream() -> Upstream {
     let addr = listener.local_addr().expect("addr");
     let gate = Arc::new(Gate::default());
     let g = gate.clone();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let g = g.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| upstream_handle(req, g.clone()));
@@ -158,7 +163,7 @@ pub async fn upstream() -> Upstream {
             });
         }
     });
-    Upstream { addr, gate }
+    Upstream { addr, gate, connections }
 }
 
 /// The leadsgen example, or a variant whose regional mode comes from `CF-IPCountry`
