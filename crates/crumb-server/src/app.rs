@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use crumb_core::inventory::RegionalMode;
 use crumb_ledger::{AppendError, Entry, Ledger, Record, Storage, now_ms};
 use http_body_util::BodyExt;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -350,7 +351,7 @@ async fn declaration(State(st): State<AppState>, Path(site_id): Path<String>) ->
 }
 
 /// What the visitor did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Accepted every category.
@@ -375,40 +376,44 @@ impl Action {
 }
 
 /// `POST /api/v1/consents` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
-    /// Site id.
+    /// Site id, as in the inventory's `[site] id`.
     pub site: String,
-    /// Absent on the first decision.
+    /// The visitor's consent id from an earlier receipt; absent on the first decision.
     #[serde(default)]
+    #[schemars(extend("format" = "uuid"))]
     pub consent_id: Option<String>,
-    /// The version the banner showed.
+    /// The policy version the banner showed.
     pub policy_version: String,
-    /// Choice per category.
+    /// Choice per category id; required categories may be omitted (they are always true).
     pub choices: BTreeMap<String, bool>,
     /// What the visitor did.
     pub action: Action,
-    /// Banner language.
+    /// Banner language (BCP 47, like `en`).
     #[serde(default)]
     pub language: Option<String>,
-    /// The page.
+    /// The page's URL; stored without query and fragment.
     #[serde(default)]
     pub url: Option<String>,
 }
 
 /// The 201 answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Receipt {
     /// The visitor's consent id.
+    #[schemars(extend("format" = "uuid"))]
     pub consent_id: String,
     /// Position on the writer's chain.
     pub seq: i64,
-    /// The record's hash.
+    /// The record's hash (hex SHA-256).
     pub hash: String,
-    /// RFC 3339.
+    /// When the record was committed (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub recorded_at: String,
-    /// RFC 3339.
+    /// When the decision expires and the banner asks again (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub expires_at: String,
 }
 
@@ -587,8 +592,17 @@ fn validate_choices(site: &Site, req: &ConsentRequest) -> Result<BTreeMap<String
     Ok(out)
 }
 
+/// `GET /api/v1/consents/{consent_id}`: every decision under one consent id.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct History {
+    /// The consent id asked for.
+    pub consent_id: String,
+    /// Its decisions, oldest first.
+    pub records: Vec<HistoryItem>,
+}
+
 /// One record in a visitor's history (no address hash).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct HistoryItem {
     /// Site.
     pub site: String,
@@ -609,8 +623,10 @@ pub struct HistoryItem {
     /// Page.
     pub url: Option<String>,
     /// RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub recorded_at: String,
     /// RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub expires_at: String,
     /// Chain.
     pub chain: String,
@@ -654,6 +670,5 @@ async fn get_history(State(st): State<AppState>, Path(id): Path<String>) -> Resu
         return Err(ApiError::not_found("unknown_consent_id", "no decisions are recorded under this consent id"));
     }
     let records: Vec<HistoryItem> = recs.into_iter().map(HistoryItem::from).collect();
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({ "consent_id": id, "records": records })))
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(History { consent_id: id, records })).into_response())
 }

@@ -3,6 +3,25 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    pub error: ErrorDetail<'a>,
+}
+
+/// The `error` member of an error body.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable machine-readable code, like `stale_policy_version`.
+    pub code: &'a str,
+    /// What went wrong and what to do, in English.
+    pub message: &'a str,
+}
 
 /// An error answer.
 #[derive(Debug, Clone)]
@@ -42,7 +61,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&s.to_string())

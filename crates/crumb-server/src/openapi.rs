@@ -1,10 +1,24 @@
-//! The OpenAPI 3 description served at `/openapi.json`, built from the same constants the
-//! handlers use. `docs/openapi.json` is a committed copy; a test fails when they drift
+//! The OpenAPI 3 description served at `/openapi.json`. The request and response schemas
+//! are generated from the Rust types the handlers (de)serialise (`schemars`), the limits from
+//! the same constants the handlers use; the paths are listed here. `docs/openapi.json` is a
+//! committed copy; a test fails when they drift
 //! (`CRUMB_UPDATE_OPENAPI=1 cargo test -p crumb-server openapi` rewrites it).
 
+use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
-use crate::app::MAX_BODY;
+use crate::app::{ConsentRequest, History, MAX_BODY, Receipt};
+use crate::error::ErrorBody;
+
+/// `components.schemas`: the schemas of the types the API reads and writes.
+fn schemas() -> Value {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    generator.subschema_for::<ErrorBody>();
+    generator.subschema_for::<ConsentRequest>();
+    generator.subschema_for::<Receipt>();
+    generator.subschema_for::<History>();
+    Value::Object(generator.take_definitions(true))
+}
 
 fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
@@ -75,37 +89,7 @@ pub fn document() -> Value {
                 }
             }}
         },
-        "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-            "ConsentRequest": {"type": "object", "additionalProperties": false, "required": ["site", "policy_version", "choices", "action"], "properties": {
-                "site": {"type": "string"},
-                "consent_id": {"type": "string", "format": "uuid", "description": "absent on the first decision"},
-                "policy_version": {"type": "string"},
-                "choices": {"type": "object", "additionalProperties": {"type": "boolean"}},
-                "action": {"type": "string", "enum": ["accept_all", "reject_all", "save", "withdraw"]},
-                "language": {"type": "string"},
-                "url": {"type": "string"}
-            }},
-            "Receipt": {"type": "object", "required": ["consent_id", "seq", "hash", "recorded_at", "expires_at"], "properties": {
-                "consent_id": {"type": "string", "format": "uuid"},
-                "seq": {"type": "integer"},
-                "hash": {"type": "string"},
-                "recorded_at": {"type": "string", "format": "date-time"},
-                "expires_at": {"type": "string", "format": "date-time"}
-            }},
-            "History": {"type": "object", "properties": {
-                "consent_id": {"type": "string"},
-                "records": {"type": "array", "items": {"type": "object", "properties": {
-                    "site": {"type": "string"}, "policy_version": {"type": "string"},
-                    "choices": {"type": "object", "additionalProperties": {"type": "boolean"}},
-                    "action": {"type": "string"}, "gpc": {"type": "boolean"}, "dnt": {"type": "boolean"},
-                    "region": {"type": "string", "nullable": true}, "language": {"type": "string", "nullable": true},
-                    "url": {"type": "string", "nullable": true},
-                    "recorded_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"},
-                    "chain": {"type": "string"}, "seq": {"type": "integer"}, "hash": {"type": "string"}
-                }}}
-            }}
-        }}
+        "components": {"schemas": schemas()}
     })
 }
 
