@@ -178,10 +178,11 @@ pub fn decide(
     now: i64,
 ) -> ConsentState {
     let required: BTreeSet<String> = inv.categories.iter().filter(|c| c.required).map(|c| c.id.clone()).collect();
-    let lifetime = inv.rules.lifetime().ok().and_then(|d| d.seconds()).unwrap_or(crate::duration::MONTH * 6);
+    // Parsed only when there is a cookie to check (the guard decides on every request).
+    let lifetime = || inv.rules.lifetime().ok().and_then(|d| d.seconds()).unwrap_or(crate::duration::MONTH * 6);
     let decision = cookie
         .and_then(|v| ConsentCookie::decode(v).ok())
-        .filter(|c| c.at <= now + 300 && now - c.at < lifetime as i64)
+        .filter(|c| c.at <= now + 300 && now - c.at < lifetime() as i64)
         .filter(|c| valid_versions.is_empty() || valid_versions.iter().any(|v| v == &c.version));
     let honor = |rule: SignalRule, on: bool| rule == SignalRule::Honor && on;
     let signal_denies = honor(inv.rules.gpc, signals.gpc) || honor(inv.rules.dnt, signals.dnt);
