@@ -128,14 +128,17 @@ impl Metrics {
 
     /// Count an undeclared cookie `name` in `slot` (0 blocked, 1 reported); the new count.
     fn count_undeclared(&self, name: &str, slot: usize) -> u64 {
-        if let Ok(map) = self.undeclared.read() {
-            let key = if map.len() < MAX_UNDECLARED_NAMES || map.contains_key(name) { name } else { "_other" };
-            if let Some(c) = map.get(key) {
-                return c[slot].fetch_add(1, Relaxed) + 1;
-            }
+        // Past MAX_UNDECLARED_NAMES distinct names, new names are counted as `_other`.
+        let key = |map: &HashMap<String, [AtomicU64; 2]>| {
+            if map.len() < MAX_UNDECLARED_NAMES || map.contains_key(name) { name } else { "_other" }
+        };
+        if let Ok(map) = self.undeclared.read()
+            && let Some(c) = map.get(key(&map))
+        {
+            return c[slot].fetch_add(1, Relaxed) + 1;
         }
         let Ok(mut map) = self.undeclared.write() else { return 0 };
-        let key = if map.len() < MAX_UNDECLARED_NAMES || map.contains_key(name) { name } else { "_other" };
+        let key = key(&map);
         let c = map.entry(key.to_string()).or_insert_with(|| [AtomicU64::new(0), AtomicU64::new(0)]);
         c[slot].fetch_add(1, Relaxed) + 1
     }

@@ -5,32 +5,17 @@
 //! cargo run --release -p crumb-ledger-sqlite --example append_bench -- /tmp/append-bench
 //! ```
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crumb_ledger::conformance::sample_entry;
 use crumb_ledger::storage::Storage;
 use crumb_ledger::{Entry, GENESIS, Record};
 use crumb_ledger_sqlite::SqliteStorage;
 
+/// The conformance suite's sample entry, with a distinct consent id per record (as real
+/// traffic has).
 fn entry(i: i64) -> Entry {
-    Entry {
-        consent_id: format!("0193a2b4-7c1d-7e55-9a0b-{i:012x}"),
-        site: "leadsgen".into(),
-        policy_version: "3f2a9c1b7e4d5a6b".into(),
-        choices: BTreeMap::from([("functional".to_string(), true), ("analytics".to_string(), false)]),
-        action: "save".into(),
-        gpc: false,
-        dnt: false,
-        region: Some("DE".into()),
-        mode: "opt_in".into(),
-        language: Some("en".into()),
-        url: Some("https://leadsgen.app/pricing".into()),
-        ua_family: "firefox".into(),
-        ip_hash: Some("ab".repeat(32)),
-        recorded_at: 1_800_000_000_000 + i,
-        expires_at: 1_800_000_000_000 + i + 1000,
-        retain_until: 1_800_000_000_000 + i + 5000,
-    }
+    Entry { consent_id: format!("0193a2b4-7c1d-7e55-9a0b-{i:012x}"), ..sample_entry(i, 1_800_000_000_000 + i) }
 }
 
 #[tokio::main]
