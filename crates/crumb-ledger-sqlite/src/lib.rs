@@ -68,10 +68,30 @@ impl SqliteStorage {
     }
 }
 
-/// One multi-row INSERT of `recs` (prepared once per row count and cached).
+/// Row counts of the INSERT statements a batch is written with: powers of two, the largest
+/// within SQLite's limit of 32,766 bound values (20 per row).
+const STATEMENT_ROWS: [usize; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/// The smallest statement size that holds `n` rows (`n` at most the largest size).
+fn statement_rows(n: usize) -> usize {
+    STATEMENT_ROWS.iter().copied().find(|s| *s >= n).unwrap_or(STATEMENT_ROWS[STATEMENT_ROWS.len() - 1])
+}
+
+/// One INSERT of `recs` (at most 1,024), padded with rows of NULLs up to a size of
+/// [`STATEMENT_ROWS`] that the statement skips: a batch of any size is one statement (one
+/// round trip to SQLite's thread, its own transaction), and only eleven statements are
+/// ever prepared (all stay in the statement cache).
 fn insert_records(recs: &[Record]) -> QueryBuilder<'_, Sqlite> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) "));
-    q.push_values(recs, |mut b, r| {
+    let padding = statement_rows(recs.len()) - recs.len();
+    let rows = recs.iter().map(Some).chain(std::iter::repeat_n(None, padding));
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) SELECT * FROM ("));
+    q.push_values(rows, |mut b, r| {
+        let Some(r) = r else {
+            for _ in 0..RECORD_COL_COUNT {
+                b.push_bind(None::<i64>);
+            }
+            return;
+        };
         let e = &r.entry;
         b.push_bind(&r.chain)
             .push_bind(r.seq)
@@ -94,8 +114,16 @@ fn insert_records(recs: &[Record]) -> QueryBuilder<'_, Sqlite> {
             .push_bind(&r.prev_hash)
             .push_bind(&r.hash);
     });
+    // `VALUES` names its columns column1, column2, ...; the padding rows have no chain.
+    q.push(") WHERE column1 IS NOT NULL");
     q
 }
+
+/// Columns bound per record.
+const RECORD_COL_COUNT: usize = 20;
+
+// The largest statement stays within SQLite's limit of bound values.
+const _: () = assert!(STATEMENT_ROWS[STATEMENT_ROWS.len() - 1] * RECORD_COL_COUNT <= 32_766);
 
 const RECORD_COLS: &str = "chain, seq, consent_id, site, policy_version, choices, action, gpc, dnt, region, mode, \
     language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, prev_hash, hash";
@@ -187,18 +215,15 @@ impl Storage for SqliteStorage {
     }
 
     async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
-        // Statement sizes from a fixed set (powers of two up to 512 rows x 20 values), so
-        // every statement is prepared once and stays cached: a batch of any size takes at
-        // most one statement per set bit of its size below 512, in one transaction.
-        let chunks = crumb_ledger::storage::fixed_chunks(recs);
-        if let [only] = chunks.as_slice() {
+        let largest = STATEMENT_ROWS[STATEMENT_ROWS.len() - 1];
+        if recs.len() <= largest {
             // One statement in autocommit mode is its own transaction (atomic, and on disk
             // when it returns with `synchronous = FULL`): no BEGIN and COMMIT round trips.
-            insert_records(only).build().execute(&self.writer).await.map_err(unavailable)?;
+            insert_records(recs).build().execute(&self.writer).await.map_err(unavailable)?;
             return Ok(());
         }
         let mut tx = self.writer.begin().await.map_err(unavailable)?;
-        for chunk in chunks {
+        for chunk in recs.chunks(largest) {
             insert_records(chunk).build().execute(&mut *tx).await.map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)?;
@@ -406,6 +431,36 @@ mod tests {
     }
 
     crumb_ledger::conformance_tests!(fresh());
+
+    #[test]
+    fn every_batch_size_has_one_statement() {
+        assert_eq!(statement_rows(1), 1);
+        assert_eq!(statement_rows(3), 4);
+        assert_eq!(statement_rows(106), 128);
+        assert_eq!(statement_rows(1024), 1024);
+        assert_eq!(RECORD_COLS.split(',').count(), RECORD_COL_COUNT);
+    }
+
+    #[tokio::test]
+    async fn padded_and_multi_statement_batches_store_exactly_their_records() {
+        let storage = fresh().await;
+        let (mut seq, mut hash) = (0, crumb_ledger::GENESIS.to_string());
+        // 3 (padded to 4), 1024 (exact), 1500 (1024 + 476 in one transaction).
+        for size in [3usize, 1024, 1500] {
+            let mut batch = Vec::new();
+            for _ in 0..size {
+                let r = Record::chain_after("c", seq, &hash, crumb_ledger::conformance::sample_entry(seq, 1_000 + seq));
+                seq = r.seq;
+                hash = r.hash.clone();
+                batch.push(r);
+            }
+            storage.append(&batch).await.expect("append");
+        }
+        let stored = storage.records("c", 0, 10_000).await.expect("records");
+        assert_eq!(stored.len(), 3 + 1024 + 1500);
+        assert!(stored.iter().enumerate().all(|(i, r)| r.seq == i as i64 + 1 && r.computed_hash() == r.hash));
+        assert_eq!(storage.chain_head("c").await.expect("head"), Some((seq, hash)));
+    }
 
     #[tokio::test]
     async fn wal_and_full_sync() {

@@ -98,37 +98,3 @@ pub trait Storage: Send + Sync + 'static {
     /// Counts, optionally for one site.
     async fn stats(&self, site: Option<&str>) -> Result<Stats, StorageError>;
 }
-
-/// Statement sizes a backend can insert with: a batch is split greedily into chunks of
-/// these sizes (powers of two), so only ten distinct multi-row INSERT statements are ever
-/// prepared (all stay in the statement cache) and a batch takes at most one statement per
-/// set bit of its size (below 512).
-pub const CHUNK_SIZES: [usize; 10] = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
-
-/// Split `items` into chunks whose lengths are all in [`CHUNK_SIZES`].
-pub fn fixed_chunks<T>(items: &[T]) -> Vec<&[T]> {
-    let mut out = Vec::new();
-    let mut rest = items;
-    while !rest.is_empty() {
-        let size = CHUNK_SIZES.iter().copied().find(|s| *s <= rest.len()).unwrap_or(1);
-        let (head, tail) = rest.split_at(size);
-        out.push(head);
-        rest = tail;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_use_fixed_sizes_and_keep_order() {
-        let v: Vec<u32> = (0..1203).collect();
-        let chunks = fixed_chunks(&v);
-        assert!(chunks.iter().all(|c| CHUNK_SIZES.contains(&c.len())));
-        assert_eq!(chunks.concat(), v);
-        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [512, 512, 128, 32, 16, 2, 1]);
-        assert!(fixed_chunks::<u32>(&[]).is_empty());
-    }
-}

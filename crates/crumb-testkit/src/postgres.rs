@@ -7,7 +7,10 @@
 //! Neither available: the test fails (it does not skip).
 //!
 //! [`Cluster`] is also public for tests that must stop and start the server themselves.
-//! Databases are created with `psql`.
+//! Databases are created with `psql`. A test process does not drop its databases (a server
+//! task may still hold a connection when a test returns); instead, the first [`database`]
+//! call of each process drops those that earlier, finished test processes left on the
+//! shared server ([`sweep_stale_databases`]), so runs do not pile databases up.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -40,7 +43,9 @@ pub fn admin_url() -> String {
         if let Ok(url) = std::env::var("CRUMB_TEST_POSTGRES")
             && !url.trim().is_empty()
         {
-            return Ok(url.trim().to_string());
+            let url = url.trim().to_string();
+            sweep_stale_databases(&url);
+            return Ok(url);
         }
         let c = Cluster::start()?;
         let url = c.admin_url();
@@ -74,6 +79,41 @@ pub fn create_database(admin: &str) -> TestDb {
     assert!(out.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&out.stderr));
     let url = replace_db(admin, &name);
     TestDb { url, name }
+}
+
+/// The process that made a test database, from its name (`crumb_test_{pid}_...`).
+fn creator_pid(name: &str) -> Option<u32> {
+    name.strip_prefix("crumb_test_")?.split('_').next()?.parse().ok()
+}
+
+/// Drop the test databases on the server at `admin` whose creating process no longer runs
+/// on this machine; returns how many were dropped. Databases of running test processes (a
+/// parallel test binary) are left alone.
+pub fn sweep_stale_databases(admin: &str) -> usize {
+    let Ok(out) = Command::new("psql")
+        .arg(admin)
+        .args(["-At", "-c", r"SELECT datname FROM pg_database WHERE datname LIKE 'crumb\_test\_%'"])
+        .output()
+    else {
+        return 0;
+    };
+    let mut dropped = 0;
+    for name in String::from_utf8_lossy(&out.stdout).lines().map(str::trim) {
+        let Some(pid) = creator_pid(name) else { continue };
+        if Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let ok = Command::new("psql")
+            .arg(admin)
+            .args(["-q", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        dropped += usize::from(ok);
+    }
+    dropped
 }
 
 /// `admin` with its database name replaced.
@@ -269,6 +309,33 @@ mod tests {
         );
         assert_eq!(replace_db("postgres://h:1/p?sslmode=disable", "x"), "postgres://h:1/x?sslmode=disable");
         assert_eq!(replace_db("postgres://h:1", "x"), "postgres://h:1/x");
+    }
+
+    #[test]
+    fn stale_test_databases_are_swept() {
+        let c = Cluster::start().expect("cluster starts");
+        let live = create_database(&c.admin_url());
+        // A pid above the kernel's limit: no process can have it.
+        let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4_194_304);
+        let stale = format!("crumb_test_{}_0_1", pid_max + 1);
+        assert_eq!(creator_pid(&stale), Some((pid_max + 1) as u32));
+        let made = Command::new("psql")
+            .arg(c.admin_url())
+            .args(["-q", "-c"])
+            .arg(format!("CREATE DATABASE \"{stale}\""))
+            .status()
+            .expect("psql");
+        assert!(made.success());
+        assert_eq!(sweep_stale_databases(&c.admin_url()), 1);
+        let out = Command::new("psql")
+            .arg(c.admin_url())
+            .args(["-At", "-c", "SELECT datname FROM pg_database WHERE datname LIKE 'crumb%' ORDER BY 1"])
+            .output()
+            .expect("psql");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), live.name, "the live process's database stays");
     }
 
     #[test]
