@@ -94,6 +94,7 @@ http {
 CONF
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx.conf" &
 PIDS+=($!)
+NGINX_PID=$!
 wait_port "$NGINX_PORT"
 
 INV=$ROOT/examples/leadsgen.toml
@@ -103,8 +104,12 @@ PIDS+=($!)
 RUST_LOG=crumb_guard=info,crumb_proxy=info "$BIN/crumb" proxy --upstream "http://127.0.0.1:$UP_PORT" --config "$INV" \
   --listen "127.0.0.1:$INJECT_PORT" --inject-banner "/s/leadsgen/banner.js" >"$TMP/crumb-inject.log" 2>&1 &
 PIDS+=($!)
+INJECT_PID=${PIDS[-1]}
+CRUMB_PID=${PIDS[-2]}
+UP_PID=${PIDS[0]}
 wait_port "$CRUMB_PORT"
 wait_port "$INJECT_PORT"
+declare -A CPU_PIDS=([direct]=$UP_PID [nginx]=$NGINX_PID [crumb]=$CRUMB_PID [crumb+inject]=$INJECT_PID)
 
 # Sanity: crumb really filters and injects.
 curl -si "http://127.0.0.1:$CRUMB_PORT/" | grep -qi '^set-cookie: _plausible' && { echo "crumb did not filter" >&2; exit 1; }
@@ -117,10 +122,29 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 
 # The machine is shared: run the targets interleaved, ROUNDS times, and report the median
 # round of each (by requests/s), so a burst of background load does not hit one target only.
-declare -A RPS P99 ALL
+# CPU time (user and kernel, clock ticks) of processes and their children: what each target
+# spends per request is what decides throughput when everything shares the cores.
+cpu_ticks() { # PID... -> "user system"
+  local p q u=0 s=0 f
+  for p in "$@"; do
+    for q in $p $(pgrep -P "$p" || true); do
+      [ -r "/proc/$q/stat" ] || continue
+      read -r -a f < <(sed 's/.*) //' "/proc/$q/stat")
+      u=$((u + f[11])); s=$((s + f[12]))
+    done
+  done
+  echo "$u $s"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+declare -A RPS P99 ALL CPU_ALL CPU
 run() {
-  local name=$1 port=$2 out rps p99
+  local name=$1 port=$2 out rps p99 u0 s0 u1 s1 n
+  read -r u0 s0 < <(cpu_ticks ${CPU_PIDS[$name]})
   out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+  read -r u1 s1 < <(cpu_ticks ${CPU_PIDS[$name]})
+  n=$(echo "$out" | awk '/requests in/ { print $1 }')
+  CPU_ALL[$name]="${CPU_ALL[$name]:-} $(awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v n="$n" -v t="$TICK_US" \
+    'BEGIN { if (n > 0) printf "%.1f/%.1f", u * t / n, s * t / n; else print "0/0" }')"
   if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then
     echo "$name: errors during the run:" >&2
     echo "$out" | grep 'Non-2xx\|Socket errors' >&2
@@ -147,6 +171,8 @@ for name in direct nginx crumb crumb+inject; do
   m=$(median "${ALL[$name]}")
   RPS[$name]=${m%%:*}
   P99[$name]=${m##*:}
+  # CPU per request: the median over the rounds of user and of kernel time separately.
+  CPU[$name]="$(echo "${CPU_ALL[$name]}" | tr ' ' '\n' | grep . | cut -d/ -f1 | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }') / $(echo "${CPU_ALL[$name]}" | tr ' ' '\n' | grep . | cut -d/ -f2 | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')"
 done
 
 verdict() { awk -v r="$1" -v op="$2" -v bar="$3" 'BEGIN { ok = (op == ">=") ? (r >= bar) : (r <= bar); printf "%sx, bar %s", r, ok ? "met" : "NOT met" }'; }
@@ -172,12 +198,16 @@ requests without a consent cookie: the analytics cookie is removed from every re
 the undeclared one reported, the session cookie kept). Upstream: a 2 KB HTML page with three
 \`Set-Cookie\` headers (\`crates/crumb-guard/examples/bench_upstream.rs\`).
 
-| target | requests/s | p99 latency (ms) | throughput vs nginx | p99 vs nginx |
-|---|---:|---:|---:|---:|
-| direct (no proxy) | ${RPS[direct]} | ${P99[direct]} | $(ratio "${RPS[direct]}" "${RPS[nginx]}") | $(ratio "${P99[direct]}" "${P99[nginx]}") |
-| nginx \`proxy_pass\` | ${RPS[nginx]} | ${P99[nginx]} | 1.00 | 1.00 |
-| \`crumb proxy\`, filtering, no injection | ${RPS[crumb]} | ${P99[crumb]} | $(ratio "${RPS[crumb]}" "${RPS[nginx]}") | $(ratio "${P99[crumb]}" "${P99[nginx]}") |
-| \`crumb proxy\`, filtering, banner injection | ${RPS[crumb+inject]} | ${P99[crumb+inject]} | $(ratio "${RPS[crumb+inject]}" "${RPS[nginx]}") | $(ratio "${P99[crumb+inject]}" "${P99[nginx]}") |
+| target | requests/s | p99 latency (ms) | throughput vs nginx | p99 vs nginx | CPU µs per request, user / kernel |
+|---|---:|---:|---:|---:|---:|
+| direct (no proxy) | ${RPS[direct]} | ${P99[direct]} | $(ratio "${RPS[direct]}" "${RPS[nginx]}") | $(ratio "${P99[direct]}" "${P99[nginx]}") | ${CPU[direct]} (upstream) |
+| nginx \`proxy_pass\` | ${RPS[nginx]} | ${P99[nginx]} | 1.00 | 1.00 | ${CPU[nginx]} |
+| \`crumb proxy\`, filtering, no injection | ${RPS[crumb]} | ${P99[crumb]} | $(ratio "${RPS[crumb]}" "${RPS[nginx]}") | $(ratio "${P99[crumb]}" "${P99[nginx]}") | ${CPU[crumb]} |
+| \`crumb proxy\`, filtering, banner injection | ${RPS[crumb+inject]} | ${P99[crumb+inject]} | $(ratio "${RPS[crumb+inject]}" "${RPS[nginx]}") | $(ratio "${P99[crumb+inject]}" "${P99[nginx]}") | ${CPU[crumb+inject]} |
+
+CPU per request is the proxy's own (nginx: its workers; direct: the upstream), from
+\`/proc/PID/stat\` around each round, median of the rounds. Load generator, upstream and
+proxy share the cores, so every microsecond the proxy spends is taken from the other two.
 
 Bar (PRODUCT.md section 7): throughput >= 1.0x nginx, p99 <= 1.2x nginx. This run, filtering
 without injection: throughput $(verdict "$(ratio "${RPS[crumb]}" "${RPS[nginx]}")" ">=" 1.0), p99 $(verdict "$(ratio "${P99[crumb]}" "${P99[nginx]}")" "<=" 1.2).
