@@ -46,12 +46,24 @@ pub fn truncate(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// HMAC-SHA256 of the truncated address under `key`, first 32 hex characters.
-pub fn anonymise(ip: IpAddr, key: &[u8]) -> String {
-    let net = truncate(ip).to_string();
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return String::new() };
-    mac.update(net.as_bytes());
-    hex::encode(mac.finalize().into_bytes())[..32].to_string()
+/// Anonymises addresses: HMAC-SHA256 of the truncated address under the configured key,
+/// first 32 hex characters. The keyed state is computed once, not per request.
+#[derive(Clone)]
+pub struct Anonymiser(Hmac<Sha256>);
+
+impl Anonymiser {
+    /// An anonymiser keyed with `key`.
+    pub fn new(key: &[u8]) -> Anonymiser {
+        // HMAC takes keys of any length: a longer one is hashed, a shorter one padded.
+        Anonymiser(Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length"))
+    }
+
+    /// The stored form of `ip`.
+    pub fn anonymise(&self, ip: IpAddr) -> String {
+        let mut mac = self.0.clone();
+        mac.update(truncate(ip).to_string().as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
 }
 
 /// A coarse user-agent family.
@@ -114,9 +126,21 @@ mod tests {
         let a: IpAddr = "203.0.113.77".parse().expect("ip");
         let b: IpAddr = "203.0.113.9".parse().expect("ip");
         assert_eq!(truncate(a).to_string(), "203.0.113.0");
-        assert_eq!(anonymise(a, b"k"), anonymise(b, b"k"));
-        assert_ne!(anonymise(a, b"k"), anonymise(a, b"other key"));
-        assert!(!anonymise(a, b"k").contains("203"));
+        let (k, other) = (Anonymiser::new(b"k"), Anonymiser::new(b"other key"));
+        assert_eq!(k.anonymise(a), k.anonymise(b));
+        assert_ne!(k.anonymise(a), other.anonymise(a));
+        assert_eq!(k.anonymise(a).len(), 32);
+        assert!(k.anonymise(a).bytes().all(|c| c.is_ascii_hexdigit()));
+        assert!(!k.anonymise(a).contains("203"));
+        // The stored form: HMAC-SHA256 of the truncated address's text, first 32 hex digits
+        // (ledgers written before the keyed state was cached hold the same values).
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"k").expect("key");
+        mac.update(b"203.0.113.0");
+        assert_eq!(k.anonymise(a), hex::encode(mac.finalize().into_bytes())[..32]);
+        let v6: IpAddr = "2001:db8:abcd:12:1::1".parse().expect("ip");
+        let v6_same_48: IpAddr = "2001:db8:abcd:ffff::2".parse().expect("ip");
+        assert_eq!(k.anonymise(v6), k.anonymise(v6_same_48));
+        assert_ne!(k.anonymise(v6), k.anonymise(a));
         let v6: IpAddr = "2001:db8:abcd:12:1::1".parse().expect("ip");
         assert_eq!(truncate(v6).to_string(), "2001:db8:abcd::");
     }
