@@ -70,11 +70,14 @@ impl SqliteStorage {
 
 /// Row counts of the INSERT statements a batch is written with: powers of two, the largest
 /// within SQLite's limit of 32,766 bound values (20 per row).
-const STATEMENT_ROWS: [usize; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+const STATEMENT_ROWS: [usize; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, MAX_STATEMENT_ROWS];
 
-/// The smallest statement size that holds `n` rows (`n` at most the largest size).
+/// The most records one INSERT statement holds.
+const MAX_STATEMENT_ROWS: usize = 1024;
+
+/// The smallest statement size that holds `n` rows (`n` at most [`MAX_STATEMENT_ROWS`]).
 fn statement_rows(n: usize) -> usize {
-    STATEMENT_ROWS.iter().copied().find(|s| *s >= n).unwrap_or(STATEMENT_ROWS[STATEMENT_ROWS.len() - 1])
+    STATEMENT_ROWS.iter().copied().find(|s| *s >= n).unwrap_or(MAX_STATEMENT_ROWS)
 }
 
 /// One INSERT of `recs` (at most 1,024), padded with rows of NULLs up to a size of
@@ -123,7 +126,7 @@ fn insert_records(recs: &[Record]) -> QueryBuilder<'_, Sqlite> {
 const RECORD_COL_COUNT: usize = 20;
 
 // The largest statement stays within SQLite's limit of bound values.
-const _: () = assert!(STATEMENT_ROWS[STATEMENT_ROWS.len() - 1] * RECORD_COL_COUNT <= 32_766);
+const _: () = assert!(MAX_STATEMENT_ROWS * RECORD_COL_COUNT <= 32_766);
 
 const RECORD_COLS: &str = "chain, seq, consent_id, site, policy_version, choices, action, gpc, dnt, region, mode, \
     language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, prev_hash, hash";
@@ -215,15 +218,14 @@ impl Storage for SqliteStorage {
     }
 
     async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
-        let largest = STATEMENT_ROWS[STATEMENT_ROWS.len() - 1];
-        if recs.len() <= largest {
+        if recs.len() <= MAX_STATEMENT_ROWS {
             // One statement in autocommit mode is its own transaction (atomic, and on disk
             // when it returns with `synchronous = FULL`): no BEGIN and COMMIT round trips.
             insert_records(recs).build().execute(&self.writer).await.map_err(unavailable)?;
             return Ok(());
         }
         let mut tx = self.writer.begin().await.map_err(unavailable)?;
-        for chunk in recs.chunks(largest) {
+        for chunk in recs.chunks(MAX_STATEMENT_ROWS) {
             insert_records(chunk).build().execute(&mut *tx).await.map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)?;
