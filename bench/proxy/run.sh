@@ -154,8 +154,8 @@ run() {
   ALL[$name]="${ALL[$name]:-} $rps:$p99"
   echo "$name: $rps req/s, p99 $p99 ms" >&2
 }
-median() { # "rps:p99 rps:p99 ..." -> the median pair by rps
-  echo "$1" | tr ' ' '\n' | grep . | sort -t: -k1,1n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
+median_of() { # LIST SEPARATOR FIELD -> the median of that field over the list's items
+  echo "$1" | tr ' ' '\n' | grep . | cut -d"$2" -f"$3" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
 for port in "$UP_PORT" "$NGINX_PORT" "$CRUMB_PORT" "$INJECT_PORT"; do
   wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null 2>&1 # warm-up
@@ -168,12 +168,11 @@ for round in $(seq 1 "$ROUNDS"); do
   run crumb+inject "$INJECT_PORT"
 done
 for name in direct nginx crumb crumb+inject; do
-  m=$(median "${ALL[$name]}")
-  RPS[$name]=${m%%:*}
+  RPS[$name]=$(median_of "${ALL[$name]}" : 1)
   # p99: the median of the rounds' p99s (one round's tail is the noisiest number here).
-  P99[$name]=$(echo "${ALL[$name]}" | tr ' ' '\n' | grep . | cut -d: -f2 | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')
+  P99[$name]=$(median_of "${ALL[$name]}" : 2)
   # CPU per request: the median over the rounds of user and of kernel time separately.
-  CPU[$name]="$(echo "${CPU_ALL[$name]}" | tr ' ' '\n' | grep . | cut -d/ -f1 | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }') / $(echo "${CPU_ALL[$name]}" | tr ' ' '\n' | grep . | cut -d/ -f2 | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')"
+  CPU[$name]="$(median_of "${CPU_ALL[$name]}" / 1) / $(median_of "${CPU_ALL[$name]}" / 2)"
 done
 
 verdict() { awk -v r="$1" -v op="$2" -v bar="$3" 'BEGIN { ok = (op == ">=") ? (r >= bar) : (r <= bar); printf "%sx, bar %s", r, ok ? "met" : "NOT met" }'; }
