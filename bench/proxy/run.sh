@@ -3,8 +3,9 @@
 #
 #   direct            wrk -> upstream
 #   nginx             wrk -> nginx proxy_pass (keepalive upstream pool) -> upstream
-#   crumb             wrk -> crumb proxy (filtering on, injection off) -> upstream
-#   crumb+inject      wrk -> crumb proxy (filtering on, --inject-banner) -> upstream
+#   crumb             wrk -> crumb proxy (filtering on, injection off: the HTTP/1.1 fast path) -> upstream
+#   crumb-hyper       wrk -> crumb proxy --no-fast-path (filtering on, every request through hyper) -> upstream
+#   crumb+inject      wrk -> crumb proxy (filtering on, --inject-banner: the hyper path) -> upstream
 #
 # The upstream (crates/crumb-guard/examples/bench_upstream.rs) answers a 2 KB HTML page
 # with three Set-Cookie headers (necessary, analytics, undeclared); requests carry no
@@ -24,6 +25,7 @@ UP_PORT=${UP_PORT:-18180}
 NGINX_PORT=$((UP_PORT + 1))
 CRUMB_PORT=$((UP_PORT + 2))
 INJECT_PORT=$((UP_PORT + 3))
+HYPER_PORT=$((UP_PORT + 4))
 
 install() {
   if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$1" ]; then
@@ -106,13 +108,19 @@ RUST_LOG=crumb_guard=info,crumb_proxy=info "$BIN/crumb" proxy --upstream "http:/
 PIDS+=($!)
 INJECT_PID=${PIDS[-1]}
 CRUMB_PID=${PIDS[-2]}
+RUST_LOG=crumb_guard=info,crumb_proxy=info "$BIN/crumb" proxy --upstream "http://127.0.0.1:$UP_PORT" --config "$INV" \
+  --listen "127.0.0.1:$HYPER_PORT" --no-fast-path >"$TMP/crumb-hyper.log" 2>&1 &
+PIDS+=($!)
+HYPER_PID=$!
 UP_PID=${PIDS[0]}
 wait_port "$CRUMB_PORT"
 wait_port "$INJECT_PORT"
-declare -A CPU_PIDS=([direct]=$UP_PID [nginx]=$NGINX_PID [crumb]=$CRUMB_PID [crumb+inject]=$INJECT_PID)
+wait_port "$HYPER_PORT"
+declare -A CPU_PIDS=([direct]=$UP_PID [nginx]=$NGINX_PID [crumb]=$CRUMB_PID [crumb-hyper]=$HYPER_PID [crumb+inject]=$INJECT_PID)
 
 # Sanity: crumb really filters and injects.
 curl -si "http://127.0.0.1:$CRUMB_PORT/" | grep -qi '^set-cookie: _plausible' && { echo "crumb did not filter" >&2; exit 1; }
+curl -si "http://127.0.0.1:$HYPER_PORT/" | grep -qi '^set-cookie: _plausible' && { echo "crumb (hyper path) did not filter" >&2; exit 1; }
 curl -s "http://127.0.0.1:$INJECT_PORT/" | grep -q 'banner.js' || { echo "crumb did not inject" >&2; exit 1; }
 curl -si "http://127.0.0.1:$NGINX_PORT/" | grep -qi '^set-cookie: _plausible' || { echo "nginx does not reach the upstream" >&2; exit 1; }
 
@@ -157,7 +165,7 @@ run() {
 median_of() { # LIST SEPARATOR FIELD -> the median of that field over the list's items
   echo "$1" | tr ' ' '\n' | grep . | cut -d"$2" -f"$3" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
-for port in "$UP_PORT" "$NGINX_PORT" "$CRUMB_PORT" "$INJECT_PORT"; do
+for port in "$UP_PORT" "$NGINX_PORT" "$CRUMB_PORT" "$HYPER_PORT" "$INJECT_PORT"; do
   wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null 2>&1 # warm-up
 done
 for round in $(seq 1 "$ROUNDS"); do
@@ -165,9 +173,10 @@ for round in $(seq 1 "$ROUNDS"); do
   run direct "$UP_PORT"
   run nginx "$NGINX_PORT"
   run crumb "$CRUMB_PORT"
+  run crumb-hyper "$HYPER_PORT"
   run crumb+inject "$INJECT_PORT"
 done
-for name in direct nginx crumb crumb+inject; do
+for name in direct nginx crumb crumb-hyper crumb+inject; do
   RPS[$name]=$(median_of "${ALL[$name]}" : 1)
   # p99: the median of the rounds' p99s (one round's tail is the noisiest number here).
   P99[$name]=$(median_of "${ALL[$name]}" : 2)
@@ -202,7 +211,8 @@ the undeclared one reported, the session cookie kept). Upstream: a 2 KB HTML pag
 |---|---:|---:|---:|---:|---:|
 | direct (no proxy) | ${RPS[direct]} | ${P99[direct]} | $(ratio "${RPS[direct]}" "${RPS[nginx]}") | $(ratio "${P99[direct]}" "${P99[nginx]}") | ${CPU[direct]} (upstream) |
 | nginx \`proxy_pass\` | ${RPS[nginx]} | ${P99[nginx]} | 1.00 | 1.00 | ${CPU[nginx]} |
-| \`crumb proxy\`, filtering, no injection | ${RPS[crumb]} | ${P99[crumb]} | $(ratio "${RPS[crumb]}" "${RPS[nginx]}") | $(ratio "${P99[crumb]}" "${P99[nginx]}") | ${CPU[crumb]} |
+| \`crumb proxy\`, filtering, no injection (fast path) | ${RPS[crumb]} | ${P99[crumb]} | $(ratio "${RPS[crumb]}" "${RPS[nginx]}") | $(ratio "${P99[crumb]}" "${P99[nginx]}") | ${CPU[crumb]} |
+| \`crumb proxy --no-fast-path\`, filtering (hyper path) | ${RPS[crumb-hyper]} | ${P99[crumb-hyper]} | $(ratio "${RPS[crumb-hyper]}" "${RPS[nginx]}") | $(ratio "${P99[crumb-hyper]}" "${P99[nginx]}") | ${CPU[crumb-hyper]} |
 | \`crumb proxy\`, filtering, banner injection | ${RPS[crumb+inject]} | ${P99[crumb+inject]} | $(ratio "${RPS[crumb+inject]}" "${RPS[nginx]}") | $(ratio "${P99[crumb+inject]}" "${P99[nginx]}") | ${CPU[crumb+inject]} |
 
 CPU per request is the proxy's own (nginx: its workers; direct: the upstream), from
@@ -212,7 +222,7 @@ proxy share the cores, so every microsecond the proxy spends is taken from the o
 Bar (PRODUCT.md section 7): throughput >= 1.0x nginx, p99 <= 1.2x nginx. This run, filtering
 without injection: throughput $(verdict "$(ratio "${RPS[crumb]}" "${RPS[nginx]}")" ">=" 1.0), p99 $(verdict "$(ratio "${P99[crumb]}" "${P99[nginx]}")" "<=" 1.2).
 Every round (requests/s:p99 ms): direct${ALL[direct]}; nginx${ALL[nginx]}; crumb${ALL[crumb]};
-crumb+inject${ALL[crumb+inject]}.
+crumb-hyper${ALL[crumb-hyper]}; crumb+inject${ALL[crumb+inject]}.
 
 Set-Cookie filter micro-benchmark (\`crates/crumb-guard/examples/filter_bench.rs\`, release,
 200,000 calls per case for time, 1,000 under dhat for allocations; leadsgen inventory):

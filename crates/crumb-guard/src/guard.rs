@@ -231,6 +231,11 @@ impl Guard {
         &self.inner.inventory
     }
 
+    /// The trusted country header (`rules.country_header`), if the inventory names one.
+    pub(crate) fn country_header(&self) -> Option<&HeaderName> {
+        self.inner.country_header.as_ref()
+    }
+
     /// The guard's counters.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics

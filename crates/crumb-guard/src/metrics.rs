@@ -55,6 +55,8 @@ pub struct Metrics {
     malformed: AtomicU64,
     responses: AtomicU64,
     set_cookies: AtomicU64,
+    /// Requests `crumb proxy` forwarded: [fast path, hyper path].
+    proxied: [AtomicU64; 2],
 }
 
 fn escape(s: &str) -> String {
@@ -73,12 +75,23 @@ impl Metrics {
             malformed: AtomicU64::new(0),
             responses: AtomicU64::new(0),
             set_cookies: AtomicU64::new(0),
+            proxied: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
     pub(crate) fn record_response(&self, r: &FilterReport) {
         self.responses.fetch_add(1, Relaxed);
         self.set_cookies.fetch_add(r.seen as u64, Relaxed);
+    }
+
+    /// Count a request `crumb proxy` forwarded, on its fast path or through hyper.
+    pub(crate) fn record_proxied(&self, fast: bool) {
+        self.proxied[usize::from(!fast)].fetch_add(1, Relaxed);
+    }
+
+    /// Requests `crumb proxy` forwarded on its HTTP/1.1 fast path (`fast`) or through hyper.
+    pub fn proxied(&self, fast: bool) -> u64 {
+        self.proxied[usize::from(!fast)].load(Relaxed)
     }
 
     /// Count one event and log it (`name`, `category`, `path`; nothing about the visitor).
@@ -248,6 +261,13 @@ impl Metrics {
                     escape(category)
                 );
             }
+        }
+        let proxied = [self.proxied(true), self.proxied(false)];
+        if proxied != [0, 0] {
+            let _ = writeln!(out, "# HELP crumb_proxy_requests_total Requests crumb proxy forwarded, by path taken.");
+            let _ = writeln!(out, "# TYPE crumb_proxy_requests_total counter");
+            let _ = writeln!(out, "crumb_proxy_requests_total{{path=\"fast\"}} {}", proxied[0]);
+            let _ = writeln!(out, "crumb_proxy_requests_total{{path=\"hyper\"}} {}", proxied[1]);
         }
         out
     }

@@ -8,6 +8,10 @@
 //!   both with a JSON body;
 //! - optional banner injection ([`crate::inject`]);
 //! - graceful shutdown: stop accepting, let requests in flight finish.
+//!
+//! HTTP/1.1 requests go through a fast path ([`fast`]) that forwards bytes without hyper
+//! in between; what it does not take (HTTP/2, HTTP/1.0, upgrades, `Transfer-Encoding` and
+//! large request bodies, banner injection) goes through hyper. Both apply the same guard.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,6 +39,9 @@ use crate::guard::Guard;
 use crate::inject::{BoxError, inject};
 use crate::layer::GuardLayer;
 
+mod fast;
+pub mod wire;
+
 /// Response bodies the proxy sends.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
@@ -57,6 +64,9 @@ pub struct ProxyConfig {
     /// Keep `X-Forwarded-Proto`/`X-Forwarded-Host` a trusted front proxy (the TLS
     /// terminator) set, instead of overwriting them; `X-Forwarded-For` is always appended to.
     pub trust_forwarded: bool,
+    /// Serve HTTP/1.1 requests on the fast path (default true; banner injection always
+    /// goes through the hyper path). Off: every request goes through hyper.
+    pub fast_path: bool,
 }
 
 /// Why the proxy could not start.
@@ -87,6 +97,7 @@ impl ProxyConfig {
             shutdown_grace: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             trust_forwarded: false,
+            fast_path: true,
         })
     }
 }
@@ -311,6 +322,13 @@ impl Proxy {
 
     async fn handle(self, mut req: Request<Incoming>) -> Response<ProxyBody> {
         let head_request = req.method() == Method::HEAD;
+        if req.version() == http::Version::HTTP_11 && req.headers().get_all(header::HOST).iter().count() != 1 {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "an HTTP/1.1 request needs exactly one Host header",
+            );
+        }
         let visitor = req.extensions_mut().remove::<VisitorConn>();
         let dedicated = visitor.is_some() && req.version() <= http::Version::HTTP_11;
         let uri = if dedicated { self.origin_form(req.uri()) } else { self.upstream_uri(req.uri()) };
@@ -432,10 +450,18 @@ impl Service<Request<Incoming>> for Proxy {
 /// The guarded proxy's connection handler on one runtime: hand it accepted connections,
 /// then [`Server::shutdown`] to let requests in flight finish.
 pub struct Server {
+    shared: Arc<Shared>,
+    /// Set to true at shutdown; every connection task holds a receiver until it ends.
+    shutdown: tokio::sync::watch::Sender<bool>,
+    grace: Duration,
+}
+
+/// What every connection task of a [`Server`] uses.
+struct Shared {
+    guard: Guard,
     service: crate::layer::GuardService<Proxy>,
     builder: auto::Builder<TokioExecutor>,
-    graceful: hyper_util::server::graceful::GracefulShutdown,
-    grace: Duration,
+    fast: Option<fast::Fast>,
 }
 
 impl Server {
@@ -447,10 +473,23 @@ impl Server {
         // senders and idle keep-alive connections (which hold an upstream connection
         // each) are let go.
         builder.http1().timer(TokioTimer::new()).header_read_timeout(config.idle_timeout);
+        let proxy = Proxy::new(config);
+        let fast = (config.fast_path && config.inject_banner.is_none()).then(|| fast::Fast {
+            rewrite: wire::RequestRewrite {
+                upstream_host: proxy.inner.upstream_host.to_str().unwrap_or("localhost").to_string(),
+                base_path: proxy.inner.base_path.clone(),
+                trust_forwarded: config.trust_forwarded,
+                country_header: guard.country_header().cloned(),
+            },
+            guard: guard.clone(),
+            upstream_addr: proxy.inner.upstream_addr.clone(),
+            timeout: config.timeout,
+            connect_timeout: config.connect_timeout,
+            idle_timeout: config.idle_timeout,
+        });
         Server {
-            service: GuardLayer::new(guard).layer(Proxy::new(config)),
-            builder,
-            graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+            shared: Arc::new(Shared { service: GuardLayer::new(guard.clone()).layer(proxy), guard, builder, fast }),
+            shutdown: tokio::sync::watch::Sender::new(false),
             grace: config.shutdown_grace,
         }
     }
@@ -458,25 +497,58 @@ impl Server {
     /// Serve one accepted connection (spawned on the current runtime).
     pub fn serve_connection(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
-        let svc = self.service.clone();
-        let visitor = VisitorConn::new(addr);
-        let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(visitor.clone());
-            svc.clone().oneshot(req)
-        });
-        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc).into_owned();
-        let conn = self.graceful.watch(conn);
+        let shared = self.shared.clone();
+        let mut shutdown = self.shutdown.subscribe();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(target: "crumb_proxy", error = %e, "connection ended with an error");
+            match &shared.fast {
+                Some(fast) => match fast.serve(stream, addr, &mut shutdown).await {
+                    fast::Outcome::Closed => {}
+                    fast::Outcome::Handoff(io) => shared.serve_hyper(io, addr, shutdown).await,
+                },
+                None => shared.serve_hyper(stream, addr, shutdown).await,
             }
         });
     }
 
     /// Let requests in flight finish (up to the configured grace period), then return.
     pub async fn shutdown(self) {
-        if tokio::time::timeout(self.grace, self.graceful.shutdown()).await.is_err() {
+        self.shutdown.send_replace(true);
+        if tokio::time::timeout(self.grace, self.shutdown.closed()).await.is_err() {
             tracing::warn!(target: "crumb_proxy", "requests still in flight after the grace period; closing");
+        }
+    }
+}
+
+impl Shared {
+    /// Serve a connection with hyper (HTTP/1 and HTTP/2) until it closes; at shutdown,
+    /// finish the request in flight and close.
+    async fn serve_hyper<I>(&self, io: I, addr: SocketAddr, mut shutdown: tokio::sync::watch::Receiver<bool>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let svc = self.service.clone();
+        let visitor = VisitorConn::new(addr);
+        let guard = self.guard.clone();
+        let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            guard.metrics().record_proxied(false);
+            req.extensions_mut().insert(visitor.clone());
+            svc.clone().oneshot(req)
+        });
+        let conn = self.builder.serve_connection_with_upgrades(TokioIo::new(io), hyper_svc);
+        tokio::pin!(conn);
+        let stopping = *shutdown.borrow_and_update();
+        if stopping {
+            conn.as_mut().graceful_shutdown();
+        }
+        let result = tokio::select! {
+            r = conn.as_mut() => r,
+            _ = shutdown.changed(), if !stopping => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(target: "crumb_proxy", error = %e, "connection ended with an error");
         }
     }
 }

@@ -26,9 +26,18 @@ fn expect(extra: &[&'static str]) -> Vec<String> {
 type Case = (&'static str, Vec<(&'static str, String)>, Vec<String>);
 
 #[tokio::test]
-async fn consent_states_by_cookie_kinds() {
+async fn consent_states_by_cookie_kinds_on_the_fast_path() {
+    consent_states_by_cookie_kinds(true).await;
+}
+
+#[tokio::test]
+async fn consent_states_by_cookie_kinds_through_hyper() {
+    consent_states_by_cookie_kinds(false).await;
+}
+
+async fn consent_states_by_cookie_kinds(fast_path: bool) {
     let up = upstream().await;
-    let p = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;
+    let p = proxy(up.addr, guard(false, Settings::default()), |c| c.fast_path = fast_path).await;
     let now = now();
     let all_functional = ["theme", "last-workspace"];
     let cases: Vec<Case> = vec![
@@ -71,6 +80,9 @@ async fn consent_states_by_cookie_kinds() {
         assert_eq!(&body[..], b"cookies", "{label}");
         assert_eq!(set_cookie_names(&res.headers), want, "{label}");
     }
+    // Every request took the path asked for.
+    let m = p.guard.metrics();
+    assert_eq!((m.proxied(fast_path), m.proxied(!fast_path)), (11, 0), "fast path {fast_path}");
     // Refusals are counted by declared name and category.
     assert!(p.guard.metrics().refused("_plausible") >= 8);
     assert!(p.guard.metrics().refused("_fbp") >= 8);

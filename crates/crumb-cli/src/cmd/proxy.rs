@@ -57,6 +57,10 @@ pub struct Args {
     /// Do not expire refused cookies the browser still sends (set before consent was withdrawn).
     #[arg(long)]
     pub keep_refused: bool,
+    /// Send every request through the general HTTP stack (hyper) instead of the HTTP/1.1
+    /// fast path, which forwards plain HTTP/1.1 requests with less work per request.
+    #[arg(long)]
+    pub no_fast_path: bool,
     /// Policy versions still covered by a stored decision (repeatable); by default any.
     #[arg(long = "valid-version", value_name = "VERSION")]
     pub valid_versions: Vec<String>,
@@ -83,6 +87,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.inject_banner = args.inject_banner;
     config.trust_forwarded = args.trust_forwarded;
+    config.fast_path = !args.no_fast_path;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
