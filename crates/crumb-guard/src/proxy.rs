@@ -359,10 +359,16 @@ impl Proxy {
         if !(trust && parts.headers.contains_key("x-forwarded-proto")) {
             parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
         }
-        if let Some(h) = host
-            && !(trust && parts.headers.contains_key("x-forwarded-host"))
-        {
-            parts.headers.insert("x-forwarded-host", h);
+        let keep_xfh = trust && parts.headers.contains_key("x-forwarded-host");
+        match host {
+            Some(h) if !keep_xfh => {
+                parts.headers.insert("x-forwarded-host", h);
+            }
+            // No Host to tell (an HTTP/1.0 request): an untrusted X-Forwarded-Host does not pass.
+            None if !keep_xfh => {
+                parts.headers.remove("x-forwarded-host");
+            }
+            _ => {}
         }
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;

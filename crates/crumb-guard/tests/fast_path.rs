@@ -110,6 +110,10 @@ async fn what_the_fast_path_does_not_take_goes_through_hyper() {
     assert!(out.starts_with("HTTP/1.0 200 OK\r\n") && out.ends_with("cookies"), "{out}");
     assert!(!out.contains("_plausible="), "{out}");
     assert_eq!(p.guard.metrics().proxied(false), 2);
+    // Without a Host to tell, a visitor's X-Forwarded-Host is not passed on either.
+    let out = exchange(p.addr, b"GET /headers HTTP/1.0\r\nX-Forwarded-Host: evil.example\r\n\r\n").await;
+    assert!(out.contains("x-forwarded-proto: http") && !out.contains("evil.example"), "{out}");
+    assert_eq!(p.guard.metrics().proxied(false), 3);
 
     // A body larger than the fast path buffers: hyper streams it.
     let big = vec![b'x'; 200 * 1024];
@@ -117,7 +121,7 @@ async fn what_the_fast_path_does_not_take_goes_through_hyper() {
         http::Request::post(format!("http://{}/echo", p.addr)).body(Full::new(Bytes::from(big.clone()))).expect("req");
     let res = client().request(req).await.expect("response");
     assert_eq!(res.into_body().collect().await.expect("body").to_bytes().len(), big.len());
-    assert_eq!(p.guard.metrics().proxied(false), 3);
+    assert_eq!(p.guard.metrics().proxied(false), 4);
 
     // A small body stays on the fast path.
     let req =

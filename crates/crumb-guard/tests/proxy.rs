@@ -99,8 +99,14 @@ async fn leaves_non_html_and_head_requests_alone() {
 
 #[tokio::test]
 async fn forwards_headers_correctly() {
+    for fast_path in [true, false] {
+        forwards_headers_on_one_path(fast_path).await;
+    }
+}
+
+async fn forwards_headers_on_one_path(fast_path: bool) {
     let up = upstream().await;
-    let p = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;
+    let p = proxy(up.addr, guard(false, Settings::default()), |c| c.fast_path = fast_path).await;
     let (res, body) = get(
         p.addr,
         "/headers?q=1",
@@ -130,10 +136,16 @@ async fn forwards_headers_correctly() {
     let (_, body) = get(p.addr, "/headers", &spoof).await;
     let seen = String::from_utf8(body.to_vec()).expect("utf-8");
     assert!(seen.lines().any(|l| l == "x-forwarded-proto: http") && !seen.contains("evil.example"), "{seen}");
-    let trusting = proxy(up.addr, guard(false, Settings::default()), |c| c.trust_forwarded = true).await;
+    let trusting = proxy(up.addr, guard(false, Settings::default()), |c| {
+        c.trust_forwarded = true;
+        c.fast_path = fast_path;
+    })
+    .await;
     let (_, body) = get(trusting.addr, "/headers", &spoof).await;
     let seen = String::from_utf8(body.to_vec()).expect("utf-8");
     assert!(seen.contains("x-forwarded-proto: https") && seen.contains("x-forwarded-host: evil.example"), "{seen}");
+    let m = p.guard.metrics();
+    assert_eq!((m.proxied(fast_path), m.proxied(!fast_path)), (2, 0), "fast path {fast_path}");
 }
 
 #[tokio::test]
