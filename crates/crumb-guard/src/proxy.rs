@@ -9,7 +9,7 @@
 //! - optional banner injection ([`crate::inject`]);
 //! - graceful shutdown: stop accepting, let requests in flight finish.
 //!
-//! HTTP/1.1 requests go through a fast path ([`fast`]) that forwards bytes without hyper
+//! HTTP/1.1 requests go through a fast path (`proxy/fast.rs`) that forwards bytes without hyper
 //! in between; what it does not take (HTTP/2, HTTP/1.0, upgrades, `Transfer-Encoding` and
 //! large request bodies, banner injection) goes through hyper. Both apply the same guard.
 

@@ -1,4 +1,4 @@
-//! HTTP/1.1 on the wire, for the proxy's fast path ([`super::fast`]): request and response
+//! HTTP/1.1 on the wire, for the proxy's fast path (`proxy/fast.rs`): request and response
 //! heads parsed with `httparse` and rewritten for the next hop, and the end of a chunked
 //! body found without decoding it.
 //!
