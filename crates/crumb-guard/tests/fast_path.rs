@@ -156,17 +156,7 @@ async fn chunked_responses_stream_through_unchanged() {
     let res = client().request(req).await.expect("response");
     assert_eq!(res.headers().get("transfer-encoding").and_then(|v| v.to_str().ok()), Some("chunked"));
     let mut body = res.into_body();
-    let mut got = Vec::new();
-    while !String::from_utf8_lossy(&got).contains("first") {
-        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
-            .await
-            .expect("first chunks arrive before the upstream finishes")
-            .expect("a frame")
-            .expect("no error");
-        if let Ok(d) = frame.into_data() {
-            got.extend_from_slice(&d);
-        }
-    }
+    let mut got = read_until(&mut body, "first", "first chunks before the upstream finishes").await;
     up.gate.go.notify_one();
     got.extend_from_slice(&body.collect().await.expect("rest").to_bytes());
     assert_eq!(got, b"<html><head><title>Shop</title></head><body>first and last</body></html>");

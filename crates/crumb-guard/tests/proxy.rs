@@ -57,17 +57,7 @@ async fn injects_into_chunked_html_while_streaming() {
     let res = client().request(req).await.expect("response");
     let mut body = res.into_body();
     // The page so far arrives (tag included) while the upstream is still holding the rest.
-    let mut got = Vec::new();
-    while !String::from_utf8_lossy(&got).contains("first") {
-        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
-            .await
-            .expect("first bytes arrive before the upstream finishes")
-            .expect("a frame")
-            .expect("no error");
-        if let Ok(d) = frame.into_data() {
-            got.extend_from_slice(&d);
-        }
-    }
+    let mut got = read_until(&mut body, "first", "first bytes before the upstream finishes").await;
     up.gate.go.notify_one();
     let rest = body.collect().await.expect("rest").to_bytes();
     got.extend_from_slice(&rest);

@@ -231,6 +231,23 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (htt
     (parts, body)
 }
 
+/// Read a streamed body until what arrived contains `needle` (within 5 s per frame): the
+/// bytes so far. Shows that the first bytes arrive before the upstream has finished.
+pub async fn read_until(body: &mut Incoming, needle: &str, what: &str) -> Vec<u8> {
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains(needle) {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: `{needle}` did not arrive in time"))
+            .expect("a frame")
+            .expect("no error");
+        if let Ok(d) = frame.into_data() {
+            got.extend_from_slice(&d);
+        }
+    }
+    got
+}
+
 /// Names of the cookies a response sets.
 pub fn set_cookie_names(h: &HeaderMap) -> Vec<String> {
     let mut names: Vec<String> = h
