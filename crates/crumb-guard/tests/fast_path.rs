@@ -228,3 +228,19 @@ async fn interim_responses_are_forwarded_without_cookies() {
     );
     assert!(!out.contains("_fbp") && out.ends_with("ok"), "{out}");
 }
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_handed_to_hyper() {
+    let up = upstream().await;
+    let p = proxy(up.addr, guard(false, Settings::default()), |_| {}).await;
+    let h2: Client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).http2_only(true).build_http();
+    for _ in 0..2 {
+        let req = http::Request::get(format!("http://{}/cookies", p.addr)).body(Full::new(Bytes::new())).expect("req");
+        let res = h2.request(req).await.expect("an HTTP/2 response");
+        assert_eq!(res.version(), http::Version::HTTP_2);
+        assert_eq!(set_cookie_names(res.headers()), ["mystery", "next-auth.session-token"]);
+        assert_eq!(&res.into_body().collect().await.expect("body").to_bytes()[..], b"cookies");
+    }
+    assert_eq!((p.guard.metrics().proxied(true), p.guard.metrics().proxied(false)), (0, 2));
+}
