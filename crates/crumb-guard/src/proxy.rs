@@ -200,9 +200,22 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
     proto
 }
 
+/// The JSON body of an error: `{"error": {"code": "...", "message": "..."}}`.
+fn error_body(code: &str, message: &str) -> String {
+    serde_json::json!({"error": {"code": code, "message": message}}).to_string()
+}
+
+/// What the visitor is told when the upstream does not answer in time (504).
+const TIMEOUT_MESSAGE: &str = "the upstream server did not answer in time; check that it is healthy or raise --timeout";
+/// What the visitor is told when the upstream cannot be reached (502).
+const UNREACHABLE_MESSAGE: &str =
+    "the upstream server cannot be reached; check that it is running at the --upstream address";
+/// What the visitor is told when the upstream broke the exchange (502).
+const BROKEN_MESSAGE: &str = "the upstream server closed the connection or sent an invalid response";
+
 /// A JSON error response: `{"error": {"code": "...", "message": "..."}}`.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
-    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    let body = error_body(code, message);
     let mut res = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -392,18 +405,12 @@ impl Proxy {
         let mut res = match sent {
             Err(_) => {
                 tracing::warn!(target: "crumb_proxy", "upstream did not answer in time");
-                return error_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream_timeout",
-                    "the upstream server did not answer in time; check that it is healthy or raise --timeout",
-                );
+                return error_response(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", TIMEOUT_MESSAGE);
             }
             Ok(Err(e)) => {
                 let message = match e {
-                    UpstreamError::Connect => {
-                        "the upstream server cannot be reached; check that it is running at the --upstream address"
-                    }
-                    UpstreamError::Failed => "the upstream server closed the connection or sent an invalid response",
+                    UpstreamError::Connect => UNREACHABLE_MESSAGE,
+                    UpstreamError::Failed => BROKEN_MESSAGE,
                 };
                 tracing::warn!(target: "crumb_proxy", message, "upstream request failed");
                 return error_response(StatusCode::BAD_GATEWAY, "upstream_unavailable", message);

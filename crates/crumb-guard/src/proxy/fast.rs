@@ -102,7 +102,7 @@ async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> i
 
 /// A JSON error response, as [`super::error_response`] writes it.
 fn error_bytes(status: &str, code: &str, message: &str, head_method: bool, close: bool) -> Vec<u8> {
-    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    let body = super::error_body(code, message);
     let mut out = format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncache-control: no-store\r\ncontent-length: {}\r\n{}\r\n",
         body.len(),
@@ -188,44 +188,19 @@ impl Fast {
                 self.exchange(&mut upstream, &up_head, &info, &mut visitor, &mut res_head, &mut set_cookies),
             )
             .await;
-            let failed = match exchange {
+            let answer = match exchange {
                 Ok(Ok(done)) => Ok(done),
-                Ok(Err(e)) => Err(Some(e)),
-                Err(_elapsed) => Err(None),
+                Ok(Err(UpstreamError::Connect)) => {
+                    Err(("502 Bad Gateway", "upstream_unavailable", super::UNREACHABLE_MESSAGE))
+                }
+                Ok(Err(_)) => Err(("502 Bad Gateway", "upstream_unavailable", super::BROKEN_MESSAGE)),
+                Err(_elapsed) => Err(("504 Gateway Timeout", "upstream_timeout", super::TIMEOUT_MESSAGE)),
             };
-            let (up, res) = match failed {
+            let (up, res) = match answer {
                 Ok(done) => done,
-                Err(failure) => {
-                    let error = match failure {
-                        None => {
-                            tracing::warn!(target: "crumb_proxy", "upstream did not answer in time");
-                            error_bytes(
-                                "504 Gateway Timeout",
-                                "upstream_timeout",
-                                "the upstream server did not answer in time; check that it is healthy or raise --timeout",
-                                info.head_method,
-                                info.close,
-                            )
-                        }
-                        Some(e) => {
-                            let message = match e {
-                                UpstreamError::Connect => {
-                                    "the upstream server cannot be reached; check that it is running at the --upstream address"
-                                }
-                                UpstreamError::Failed | UpstreamError::Stale => {
-                                    "the upstream server closed the connection or sent an invalid response"
-                                }
-                            };
-                            tracing::warn!(target: "crumb_proxy", message, "upstream request failed");
-                            error_bytes(
-                                "502 Bad Gateway",
-                                "upstream_unavailable",
-                                message,
-                                info.head_method,
-                                info.close,
-                            )
-                        }
-                    };
+                Err((status, code, message)) => {
+                    tracing::warn!(target: "crumb_proxy", message, "upstream request failed");
+                    let error = error_bytes(status, code, message, info.head_method, info.close);
                     if visitor.write_all(&error).await.is_err() || info.close {
                         return Outcome::Closed;
                     }

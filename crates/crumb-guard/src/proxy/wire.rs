@@ -213,8 +213,9 @@ pub fn parse_request(
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     push_header(out, b"host", rewrite.upstream_host.as_bytes());
-    let mut xff: Option<usize> = None;
+    // The visitor's X-Forwarded-For values, joined, then its address.
     let mut xff_value: Vec<u8> = Vec::new();
+    let mut had_xff = false;
     for h in req.headers.iter() {
         let name = h.name;
         if REQUEST_HOP.iter().any(|hop| eq(name, hop))
@@ -224,10 +225,10 @@ pub fn parse_request(
             continue;
         }
         if eq(name, "x-forwarded-for") {
-            if xff.is_some() {
+            if had_xff {
                 xff_value.extend_from_slice(b", ");
             }
-            xff = Some(xff.unwrap_or(0) + 1);
+            had_xff = true;
             xff_value.extend_from_slice(h.value.trim_ascii());
             continue;
         }
@@ -243,7 +244,7 @@ pub fn parse_request(
         }
         push_header(out, name.as_bytes(), h.value);
     }
-    if xff.is_some() {
+    if had_xff {
         xff_value.extend_from_slice(b", ");
     }
     xff_value.extend_from_slice(client_ip.as_bytes());
