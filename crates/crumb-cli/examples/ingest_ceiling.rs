@@ -1,0 +1,113 @@
+//! A measuring instrument for `bench/ingest`, not a product: `crumb serve`'s own router,
+//! handlers, group-commit writer, hashing and receipts, on the same allocator and runtime,
+//! over a storage that keeps nothing. The consent POST's rate here is the most any storage
+//! behind the writer could reach on the machine, which is what the benchmark compares the
+//! SQLite and PostgreSQL rates with.
+//!
+//! ```text
+//! cargo run --release -p crumb-cli --example ingest_ceiling -- examples/leadsgen.toml
+//! ```
+//!
+//! Listens on `127.0.0.1:0` and prints `listening on http://ADDR` on stderr, like `crumb serve`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use crumb_ledger::{
+    Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, Stats, Storage, StorageError,
+};
+use crumb_server::{AppState, StateOptions, router, sites};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Accepts every write and forgets it; every read finds nothing.
+struct Discard;
+
+#[async_trait]
+impl Storage for Discard {
+    async fn ping(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn start_chain(&self, _: &str, _: i64) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn chains(&self) -> Result<Vec<String>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn chain_head(&self, _: &str) -> Result<Option<(i64, String)>, StorageError> {
+        Ok(None)
+    }
+    async fn append(&self, _: &[Record]) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn records(&self, _: &str, _: i64, _: i64) -> Result<Vec<Record>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn history(&self, _: &str) -> Result<Vec<Record>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn export(
+        &self,
+        _: Option<&str>,
+        _: i64,
+        _: i64,
+        _: Option<(i64, String, i64)>,
+        _: i64,
+    ) -> Result<Vec<Record>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn add_checkpoint(&self, _: &Checkpoint) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn checkpoints(&self, _: &str) -> Result<Vec<Checkpoint>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn expired_prefix(&self, _: &str, _: i64) -> Result<Option<i64>, StorageError> {
+        Ok(None)
+    }
+    async fn delete_through(&self, _: &str, _: i64) -> Result<u64, StorageError> {
+        Ok(0)
+    }
+    async fn add_version(&self, _: &PolicyVersionRow) -> Result<bool, StorageError> {
+        Ok(true)
+    }
+    async fn versions(&self, _: &str) -> Result<Vec<PolicyVersionRow>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn stats(&self, _: Option<&str>) -> Result<Stats, StorageError> {
+        Ok(Stats::default())
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let inventories: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    anyhow::ensure!(!inventories.is_empty(), "usage: ingest_ceiling INVENTORY...");
+    // The runtime `crumb serve` builds.
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let storage: Arc<dyn Storage> = Arc::new(Discard);
+        let sites = sites::register(&*storage, sites::read_inventories(&inventories)?).await?;
+        let (ledger, _writer) =
+            Ledger::start(storage.clone(), CheckpointKey::generate(), "ceiling".into(), LedgerOptions::default());
+        let state = AppState::new(
+            StateOptions {
+                storage,
+                ledger,
+                ip_key: vec![7; 32],
+                dev: false,
+                trusted_proxies: Vec::new(),
+                rate_limit: 0,
+                public_url: None,
+            },
+            sites,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        eprintln!("listening on http://{}", listener.local_addr()?);
+        let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        // Served on the worker threads, as `crumb serve` does.
+        tokio::spawn(async move { axum::serve(listener, app).await }).await??;
+        anyhow::Ok(())
+    })
+}
