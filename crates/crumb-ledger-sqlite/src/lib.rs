@@ -13,7 +13,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crumb_ledger::{Checkpoint, CheckpointKind, Entry, PolicyVersionRow, Record, Stats, Storage, StorageError};
+use crumb_ledger::{
+    AdminStore, Checkpoint, CheckpointKind, Entry, PolicyVersionRow, Record, Stats, Storage, StorageError,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -176,6 +178,118 @@ fn checkpoint(row: &SqliteRow) -> Result<Checkpoint, StorageError> {
 
 fn records(rows: &[SqliteRow]) -> Result<Vec<Record>, StorageError> {
     rows.iter().map(record).collect()
+}
+
+#[async_trait]
+impl AdminStore for SqliteStorage {
+    async fn set_admin_user(&self, name: &str, password_hash: &str, now: i64) -> Result<bool, StorageError> {
+        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        let existed = sqlx::query("SELECT 1 FROM admin_users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .is_some();
+        sqlx::query(
+            "INSERT INTO admin_users (name, password_hash, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        sqlx::query("DELETE FROM admin_sessions WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(!existed)
+    }
+
+    async fn admin_password_hash(&self, name: &str) -> Result<Option<String>, StorageError> {
+        let row = sqlx::query("SELECT password_hash FROM admin_users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| r.try_get(0).map_err(|e| StorageError::Corrupt(e.to_string()))).transpose()
+    }
+
+    async fn admin_users(&self) -> Result<Vec<String>, StorageError> {
+        let rows = sqlx::query("SELECT name FROM admin_users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(|r| r.try_get(0).map_err(|e| StorageError::Corrupt(e.to_string()))).collect()
+    }
+
+    async fn delete_admin_user(&self, name: &str) -> Result<bool, StorageError> {
+        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        sqlx::query("DELETE FROM admin_sessions WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let n = sqlx::query("DELETE FROM admin_users WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        tx.commit().await.map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn add_admin_session(
+        &self,
+        token_hash: &str,
+        name: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= ?")
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("INSERT INTO admin_sessions (token_hash, name, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(name)
+            .bind(created_at)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn admin_session(&self, token_hash: &str, now: i64) -> Result<Option<String>, StorageError> {
+        // The account must still exist: deleting it ends its sessions even mid-flight.
+        let row = sqlx::query(
+            "SELECT s.name FROM admin_sessions s JOIN admin_users u ON u.name = s.name \
+             WHERE s.token_hash = ? AND s.expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|r| r.try_get(0).map_err(|e| StorageError::Corrupt(e.to_string()))).transpose()
+    }
+
+    async fn delete_admin_session(&self, token_hash: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM admin_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -195,13 +195,44 @@ pub async fn export_and_stats(s: Arc<dyn Storage>) {
     assert_eq!(st.by_site, vec![("mixerlead".to_string(), 10)]);
 }
 
+/// Dashboard accounts and sessions: create, replace (ending sessions), expire, delete.
+pub async fn admin_accounts(s: Arc<dyn Storage>) {
+    assert_eq!(s.admin_password_hash("alice").await.expect("read"), None);
+    assert!(s.set_admin_user("alice", "hash-1", 10).await.expect("create"), "a new account");
+    assert!(s.set_admin_user("bob", "hash-b", 10).await.expect("create"));
+    assert_eq!(s.admin_password_hash("alice").await.expect("read").as_deref(), Some("hash-1"));
+    assert_eq!(s.admin_users().await.expect("list"), ["alice", "bob"]);
+    s.add_admin_session("t1", "alice", 100, 200).await.expect("session");
+    s.add_admin_session("t2", "bob", 100, 200).await.expect("session");
+    assert_eq!(s.admin_session("t1", 150).await.expect("read").as_deref(), Some("alice"));
+    assert_eq!(s.admin_session("t1", 200).await.expect("read"), None, "expired at expires_at");
+    assert_eq!(s.admin_session("nope", 150).await.expect("read"), None);
+    // A new password ends the account's sessions, not the others'.
+    assert!(!s.set_admin_user("alice", "hash-2", 20).await.expect("replace"), "not new");
+    assert_eq!(s.admin_password_hash("alice").await.expect("read").as_deref(), Some("hash-2"));
+    assert_eq!(s.admin_session("t1", 150).await.expect("read"), None);
+    assert_eq!(s.admin_session("t2", 150).await.expect("read").as_deref(), Some("bob"));
+    // Logout, and sessions that expired are dropped when a new one starts.
+    s.add_admin_session("t3", "alice", 150, 300).await.expect("session");
+    s.delete_admin_session("t3").await.expect("logout");
+    s.delete_admin_session("t3").await.expect("logout is idempotent");
+    assert_eq!(s.admin_session("t3", 160).await.expect("read"), None);
+    s.add_admin_session("t4", "alice", 250, 400).await.expect("session");
+    assert_eq!(s.admin_session("t2", 150).await.expect("read"), None, "t2 expired at 200 and was purged");
+    // Deleting an account ends its sessions.
+    assert!(s.delete_admin_user("alice").await.expect("delete"));
+    assert!(!s.delete_admin_user("alice").await.expect("delete again"));
+    assert_eq!(s.admin_session("t4", 260).await.expect("read"), None);
+    assert_eq!(s.admin_users().await.expect("list"), ["bob"]);
+}
+
 /// Generate one `#[tokio::test]` per story. `$make` is an async expression returning a
 /// fresh `Arc<dyn Storage>`.
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@one $make; append_and_read, append_is_atomic, group_commit_and_verify,
-            two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats);
+            two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats, admin_accounts);
     };
     (@one $make:expr; $($name:ident),*) => {
         $(

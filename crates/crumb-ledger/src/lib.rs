@@ -12,19 +12,23 @@
 //! - [`Storage`] is the trait the SQLite and PostgreSQL backends implement; [`conformance`]
 //!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
+//! - [`AdminStore`] keeps the dashboard's accounts and sessions beside the ledger.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod admin;
 pub mod conformance;
+pub mod export;
 pub mod keys;
 pub mod retention;
 pub mod storage;
 pub mod verify;
 pub mod writer;
 
+pub use admin::AdminStore;
 pub use keys::{CheckpointKey, KeyError};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};

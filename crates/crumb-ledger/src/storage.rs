@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{Checkpoint, Record};
+use crate::{AdminStore, Checkpoint, Record};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +56,9 @@ pub struct Stats {
 }
 
 /// Ledger storage. Every method is one short transaction or query; `append` is atomic.
+/// The same database keeps the dashboard's accounts ([`AdminStore`]).
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: AdminStore + Send + Sync + 'static {
     /// Cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StorageError>;
     /// Register a new chain (idempotent).

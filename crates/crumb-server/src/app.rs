@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use crumb_core::inventory::RegionalMode;
+use crumb_ledger::export::rfc3339;
 use crumb_ledger::{AppendError, Entry, Ledger, Record, Storage, now_ms};
 use http_body_util::BodyExt;
 use schemars::JsonSchema;
@@ -415,13 +416,6 @@ pub struct Receipt {
     /// When the decision expires and the banner asks again (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     pub expires_at: String,
-}
-
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 fn header_flag(h: &HeaderMap, name: &str) -> bool {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crumb_ledger::{Record, Storage, verify};
+use crumb_ledger::{Storage, export, verify};
 use crumb_server::{open_storage, secrets};
 use miette::{IntoDiagnostic, miette};
 
@@ -131,13 +131,6 @@ fn parse_time(s: &str) -> miette::Result<i64> {
     })
 }
 
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 /// Run `crumb ledger ...`.
 pub fn run(args: Args) -> miette::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().into_diagnostic()?;
@@ -186,57 +179,6 @@ async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miet
     Ok(if report.ok() { exit::OK } else { exit::FINDINGS })
 }
 
-const CSV_HEADER: [&str; 20] = [
-    "chain",
-    "seq",
-    "consent_id",
-    "site",
-    "policy_version",
-    "choices",
-    "action",
-    "gpc",
-    "dnt",
-    "region",
-    "mode",
-    "language",
-    "url",
-    "ua_family",
-    "ip_hash",
-    "recorded_at",
-    "expires_at",
-    "retain_until",
-    "prev_hash",
-    "hash",
-];
-
-fn csv_row(r: &Record) -> Vec<String> {
-    let e = &r.entry;
-    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    let choices = e.choices.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
-    vec![
-        r.chain.clone(),
-        r.seq.to_string(),
-        e.consent_id.clone(),
-        e.site.clone(),
-        e.policy_version.clone(),
-        choices,
-        e.action.clone(),
-        e.gpc.to_string(),
-        e.dnt.to_string(),
-        opt(&e.region),
-        e.mode.clone(),
-        opt(&e.language),
-        opt(&e.url),
-        e.ua_family.clone(),
-        opt(&e.ip_hash),
-        rfc3339(e.recorded_at),
-        rfc3339(e.expires_at),
-        rfc3339(e.retain_until),
-        r.prev_hash.clone(),
-        r.hash.clone(),
-    ]
-}
-
 async fn export_cmd(
     common: &Common,
     from: Option<String>,
@@ -258,7 +200,7 @@ async fn export_cmd(
         ExportFormat::Jsonl => (None, Some(out)),
     };
     if let Some(w) = csv.as_mut() {
-        w.write_record(CSV_HEADER).into_diagnostic()?;
+        w.write_record(export::CSV_HEADER).into_diagnostic()?;
     }
     let mut after = None;
     let mut n = 0u64;
@@ -270,7 +212,7 @@ async fn export_cmd(
         for r in &page {
             n += 1;
             if let Some(w) = csv.as_mut() {
-                w.write_record(csv_row(r)).into_diagnostic()?;
+                w.write_record(export::csv_row(r)).into_diagnostic()?;
             }
             if let Some(out) = jsonl.as_mut() {
                 serde_json::to_writer(&mut *out, r).into_diagnostic()?;
@@ -300,8 +242,8 @@ async fn stats_cmd(common: &Common, json: bool) -> miette::Result<u8> {
     println!("chains       {}", st.chains);
     println!("checkpoints  {}", st.checkpoints);
     if let (Some(a), Some(b)) = (st.first_at, st.last_at) {
-        println!("first        {}", rfc3339(a));
-        println!("last         {}", rfc3339(b));
+        println!("first        {}", export::rfc3339(a));
+        println!("last         {}", export::rfc3339(b));
     }
     for (k, v) in &st.by_site {
         println!("site {k:<12} {v}");
