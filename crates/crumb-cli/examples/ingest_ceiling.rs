@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use crumb_ledger::{
-    Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, Stats, Storage, StorageError,
+    AdminStore, Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, Stats, Storage,
+    StorageError,
 };
 use crumb_server::{AppState, StateOptions, router, sites};
 
@@ -24,6 +25,31 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Accepts every write and forgets it; every read finds nothing.
 struct Discard;
+
+#[async_trait]
+impl AdminStore for Discard {
+    async fn set_admin_user(&self, _: &str, _: &str, _: i64) -> Result<bool, StorageError> {
+        Ok(true)
+    }
+    async fn admin_password_hash(&self, _: &str) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
+    async fn admin_users(&self) -> Result<Vec<String>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn delete_admin_user(&self, _: &str) -> Result<bool, StorageError> {
+        Ok(false)
+    }
+    async fn add_admin_session(&self, _: &str, _: &str, _: i64, _: i64) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn admin_session(&self, _: &str, _: i64) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
+    async fn delete_admin_session(&self, _: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl Storage for Discard {

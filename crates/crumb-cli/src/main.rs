@@ -56,6 +56,7 @@ enum Command {
     Ledger(cmd::ledger::Args),
     Scan(cmd::scan::Args),
     Proxy(cmd::proxy::Args),
+    Admin(cmd::admin::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +71,7 @@ fn main() -> ExitCode {
         Command::Ledger(a) => cmd::ledger::run(a),
         Command::Scan(a) => cmd::scan::run(a),
         Command::Proxy(a) => cmd::proxy::run(a),
+        Command::Admin(a) => cmd::admin::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

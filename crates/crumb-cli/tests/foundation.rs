@@ -173,7 +173,14 @@ fn policy_diff_exit_codes() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for cmd in [vec!["init"], vec!["check"], vec!["policy"], vec!["policy", "diff"]] {
+    for cmd in [
+        vec!["init"],
+        vec!["check"],
+        vec!["policy"],
+        vec!["policy", "diff"],
+        vec!["admin"],
+        vec!["admin", "create-user"],
+    ] {
         let mut args = cmd.clone();
         args.push("--help");
         let o = crumb(&args);

@@ -110,6 +110,11 @@ impl AppState {
         self.inner.public_url.as_deref()
     }
 
+    /// The visitor's address: the peer's, or the forwarding header's behind a trusted proxy.
+    pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        net::client_ip(peer, headers, &self.inner.trusted_proxies)
+    }
+
     /// Whether `--dev` is on.
     pub fn dev(&self) -> bool {
         self.inner.dev
@@ -440,7 +445,7 @@ async fn post_consent(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ip = net::client_ip(peer, &headers, &st.inner.trusted_proxies);
+    let ip = st.client_ip(peer, &headers);
     if st.rate_limited(ip) {
         return Err(ApiError {
             retry_after: Some(60),

@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use crumb_guard::{Guard, GuardLayer, Settings, Undeclared};
-use crumb_server::{Server, ServerConfig, router};
+use crumb_server::{Server, ServerConfig, router_with};
 use miette::{IntoDiagnostic, miette};
 
 use crate::exit;
@@ -199,10 +199,14 @@ pub fn run(args: Args) -> miette::Result<u8> {
         cfg.public_url = Some(crumb.clone());
         let server = Server::start(cfg).await.map_err(|e| miette!(help = "see docs/server.md", "{e}"))?;
         let state = server.state();
+        // A dashboard account for the demo, with a new password on every start.
+        let admin_password = crumb_dashboard::generate_password();
+        let admin_hash = crumb_dashboard::hash_password(&admin_password).map_err(|e| miette!("{e}"))?;
+        state.storage().set_admin_user("admin", &admin_hash, crumb_ledger::now_ms()).await.map_err(|e| miette!("{e}"))?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut crumb_stop = stop_rx.clone();
         let crumb_task = tokio::spawn(async move {
-            let r = router(server.state());
+            let r = router_with(server.state(), crumb_dashboard::routes(crumb_dashboard::DashboardOptions::default()));
             server
                 .serve_router(crumb_listener, r, async move {
                     let _ = crumb_stop.wait_for(|s| *s).await;
@@ -247,7 +251,8 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 "Crumb is running.\n\n  demo site (LeadsGen)   {site}/\n  banner                 {crumb}/s/leadsgen/banner.js\n  \
                  cookie policy          {crumb}/s/leadsgen/cookie-policy  (.md, .json)\n  \
                  essential-only policy  {crumb}/s/mixerlead/cookie-policy\n  \
-                 API description        {crumb}/openapi.json\n  metrics                {crumb}/metrics\n\n\
+                 API description        {crumb}/openapi.json\n  metrics                {crumb}/metrics\n  \
+                 dashboard              {crumb}/admin  (account `admin`, password {admin_password})\n\n\
                  Ledger: {}/ledger.db. Press Ctrl-C to stop.\n",
                 args.data_dir.display()
             );

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod admin;
 pub mod banner;
 pub mod check;
 pub mod demo;

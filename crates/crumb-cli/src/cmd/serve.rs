@@ -20,7 +20,8 @@ Data directory: $CRUMB_DATA_DIR or ./.crumb (ledger.db, ip-hash.key, checkpoint.
 keys are generated on first run). Secrets may come from CRUMB_IP_HASH_KEY[_FILE] and
 CRUMB_CHECKPOINT_KEY[_FILE] instead. Logs: CRUMB_LOG=debug, CRUMB_LOG_FORMAT=json (never
 addresses or consent ids at info). SIGHUP reloads the inventories; SIGTERM/Ctrl-C finishes in-flight writes and stops.
-See docs/server.md.")]
+The dashboard is at /admin; make an account with `crumb admin create-user NAME`.
+See docs/server.md and docs/dashboard.md.")]
 pub struct Args {
     /// Inventory file or directory of *.toml inventories (repeatable).
     #[arg(long = "config", default_value = "crumb.toml")]
@@ -46,6 +47,9 @@ pub struct Args {
     /// Data directory for keys and the default database.
     #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
     pub data_dir: PathBuf,
+    /// A directory of dashboard templates replacing the built-in ones of the same name.
+    #[arg(long, env = "CRUMB_DASHBOARD_TEMPLATES")]
+    pub dashboard_templates: Option<PathBuf>,
 }
 
 /// Start logging to stderr (`CRUMB_LOG` or `RUST_LOG`, default info; `CRUMB_LOG_FORMAT=json` for JSON lines).
@@ -111,8 +115,13 @@ pub fn run(args: Args) -> miette::Result<u8> {
         let addr = listener.local_addr().into_diagnostic()?;
         eprintln!("crumb serve: listening on http://{addr}");
         tracing::info!(%addr, "listening");
+        let dashboard = crumb_dashboard::routes(crumb_dashboard::DashboardOptions {
+            templates: args.dashboard_templates.clone(),
+            ..Default::default()
+        });
+        let app = crumb_server::router_with(server.state(), dashboard);
         // Serve on the worker threads (not the thread blocked in `block_on`).
-        tokio::spawn(server.serve(listener, shutdown_signal()))
+        tokio::spawn(server.serve_router(listener, app, shutdown_signal()))
             .await
             .map_err(|e| miette!("the server task failed: {e}"))?
             .map_err(|e| miette!("{e}"))?;
