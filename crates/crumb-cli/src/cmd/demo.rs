@@ -133,8 +133,9 @@ async fn bind(addr: SocketAddr, what: &str) -> miette::Result<tokio::net::TcpLis
     })
 }
 
-/// Record one decision over HTTP and return the receipt's consent id.
-async fn self_check(crumb: &str, site: &str) -> miette::Result<String> {
+/// Record one decision over HTTP, sign in to the dashboard and find it counted there; return
+/// the receipt's consent id.
+async fn self_check(crumb: &str, site: &str, admin_password: &str) -> miette::Result<String> {
     use http_body_util::{BodyExt, Full};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
@@ -179,7 +180,39 @@ async fn self_check(crumb: &str, site: &str) -> miette::Result<String> {
         return Err(miette!("POST /api/v1/consents answered {status}: {}", String::from_utf8_lossy(&body)));
     }
     let receipt: serde_json::Value = serde_json::from_slice(&body).into_diagnostic()?;
-    receipt["consent_id"].as_str().map(str::to_string).ok_or_else(|| miette!("the receipt has no consent_id"))
+    let id =
+        receipt["consent_id"].as_str().map(str::to_string).ok_or_else(|| miette!("the receipt has no consent_id"))?;
+
+    let req = hyper::Request::post(format!("{crumb}/admin/login"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(bytes::Bytes::from(format!("name=admin&password={admin_password}"))))
+        .into_diagnostic()?;
+    let res = client.request(req).await.into_diagnostic()?;
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+        .ok_or_else(|| miette!("the dashboard login answered {} without a session", res.status()))?;
+    let req = hyper::Request::get(format!("{crumb}/admin"))
+        .header(header::COOKIE, cookie)
+        .body(Full::new(bytes::Bytes::new()))
+        .into_diagnostic()?;
+    let res = client.request(req).await.into_diagnostic()?;
+    let status = res.status();
+    let page = res.into_body().collect().await.into_diagnostic()?.to_bytes();
+    let page = String::from_utf8_lossy(&page);
+    let counted = page
+        .split("id=\"site-leadsgen\"")
+        .nth(1)
+        .and_then(|s| s.split("data-figure=\"records\">").nth(1))
+        .and_then(|s| s.split('<').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    if status != StatusCode::OK || counted.unwrap_or(0) == 0 {
+        return Err(miette!("the dashboard answered {status} without the recorded decision"));
+    }
+    Ok(id)
 }
 
 pub fn run(args: Args) -> miette::Result<u8> {
@@ -227,7 +260,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 .await
         });
         let code = if args.check {
-            let checked = self_check(&crumb, &site).await;
+            let checked = self_check(&crumb, &site, &admin_password).await;
             let key = crumb_server::secrets::checkpoint_key(&args.data_dir).map_err(|e| miette!("{e}"))?;
             let report = crumb_ledger::verify(&**state.storage(), &[key.verifying_key()]).await;
             // The ledger writer ends (signing a final checkpoint) once every handle is gone.
@@ -241,7 +274,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 return Err(miette!("the ledger does not verify: {:?}", report.problems.first()));
             }
             println!(
-                "crumb demo --check: ok (decision {id} recorded; ledger verified: {} record(s) in {} chain(s))",
+                "crumb demo --check: ok (decision {id} recorded and counted on the dashboard; ledger verified: {} record(s) in {} chain(s))",
                 report.records, report.chains
             );
             exit::OK
