@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use crumb_ledger::{
-    AdminStore, Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, Stats, Storage,
-    StorageError,
+    AdminStore, Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, ScanRow, ScanStore, Stats,
+    Storage, StorageError,
 };
 use crumb_server::{AppState, StateOptions, router, sites};
 
@@ -25,6 +25,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Accepts every write and forgets it; every read finds nothing.
 struct Discard;
+
+#[async_trait]
+impl ScanStore for Discard {
+    async fn add_scan(&self, _: &ScanRow) -> Result<i64, StorageError> {
+        Ok(0)
+    }
+    async fn scans(&self, _: Option<&str>, _: i64) -> Result<Vec<ScanRow>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn scan(&self, _: i64) -> Result<Option<ScanRow>, StorageError> {
+        Ok(None)
+    }
+}
 
 #[async_trait]
 impl AdminStore for Discard {

@@ -2,6 +2,7 @@
 
 #[path = "../../crumb-scan/tests/fixture/mod.rs"]
 mod fixture;
+mod support;
 
 use std::process::Command;
 
@@ -114,4 +115,70 @@ async fn scan_command_formats_exit_codes_and_draft() {
             .await;
     assert_eq!(code, 2);
     assert!(err.contains("no Chromium found") && err.contains("apt-get install chromium"), "{err}");
+}
+
+/// `--save` keeps the report in the ledger database; the dashboard lists it, shows its
+/// findings and links the site's last scan from the overview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_scan_shows_on_the_dashboard() {
+    let sites = fixture::start(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inv = dir.path().join("fixture.toml");
+    std::fs::write(&inv, fixture::inventory()).expect("write inventory");
+    let data = dir.path().join("data");
+    let s = |p: &std::path::Path| p.display().to_string();
+    let (code, _, err) = crumb(vec![
+        "scan".into(),
+        format!("{}/", sites.first),
+        "--inventory".into(),
+        s(&inv),
+        "--max-pages".into(),
+        "1".into(),
+        "--format".into(),
+        "json".into(),
+        "-o".into(),
+        s(&dir.path().join("report.json")),
+        "--page-timeout".into(),
+        "10".into(),
+        "--save".into(),
+        "--data-dir".into(),
+        s(&data),
+    ])
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("saved as scan 1"), "{err}");
+    let (code, _, err) = crumb(vec!["scan".into(), format!("{}/", sites.first), "--save".into()]).await;
+    assert_eq!(code, 2, "--save without --inventory is refused: {err}");
+
+    let mut create = Command::new(support::BIN)
+        .args(["admin", "create-user", "alice", "--password-stdin", "--data-dir"])
+        .arg(&data)
+        .env_remove("CRUMB_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("crumb admin");
+    std::io::Write::write_all(&mut create.stdin.take().expect("stdin"), b"a long enough password\n").expect("password");
+    assert!(create.wait().expect("crumb admin runs").success());
+    let srv = support::Serve::start(&data, None, &["--config", &s(&inv)]);
+    let login = srv.request(
+        "POST",
+        "/admin/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(b"name=alice&password=a+long+enough+password"),
+    );
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookie = login.header("set-cookie").and_then(|c| c.split(';').next()).expect("session").to_string();
+
+    let list = srv.request("GET", "/admin/scans?site=fixture", &[("Cookie", &cookie)], None);
+    assert_eq!(list.status, 200);
+    let host = sites.first.trim_start_matches("http://");
+    assert!(list.body.contains("href=\"/admin/scans/1\"") && list.body.contains(host), "{}", list.body);
+    let one = srv.request("GET", "/admin/scans/1", &[("Cookie", &cookie)], None);
+    assert_eq!(one.status, 200);
+    assert!(one.body.contains("<code>_mkt</code>") && one.body.contains("set_before_consent"), "{}", one.body);
+    let overview = srv.request("GET", "/admin", &[("Cookie", &cookie)], None);
+    assert!(overview.body.contains("<a href=\"/admin/scans/1\">"), "the overview links the last scan");
+    let missing = srv.request("GET", "/admin/scans/99", &[("Cookie", &cookie)], None);
+    assert_eq!((missing.status, missing.error_code().as_str()), (404, "unknown_scan"));
+    assert_eq!(srv.request("GET", "/admin/scans/1", &[], None).status, 303, "signed out: to the login form");
 }

@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use crumb_ledger::export::{CSV_HEADER, csv_row, rfc3339};
-use crumb_ledger::{Record, StorageError, now_ms};
+use crumb_ledger::{Record, ScanRow, StorageError, now_ms};
 use crumb_server::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,10 +48,13 @@ const LOGIN_TEMPLATE: &str = include_str!("../templates/login.html");
 const OVERVIEW_TEMPLATE: &str = include_str!("../templates/overview.html");
 const RECORDS_TEMPLATE: &str = include_str!("../templates/records.html");
 const VERSIONS_TEMPLATE: &str = include_str!("../templates/versions.html");
+const SCANS_TEMPLATE: &str = include_str!("../templates/scans.html");
+const SCAN_TEMPLATE: &str = include_str!("../templates/scan.html");
 const STYLESHEET: &str = include_str!("../templates/admin.css");
 
 /// Every template, by the name an override file must have.
-pub const TEMPLATES: [&str; 5] = ["base.html", "login.html", "overview.html", "records.html", "versions.html"];
+pub const TEMPLATES: [&str; 7] =
+    ["base.html", "login.html", "overview.html", "records.html", "versions.html", "scans.html", "scan.html"];
 
 /// Why a password could not be set.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +137,8 @@ pub fn routes(opts: DashboardOptions) -> Router<AppState> {
         .route("/admin/records", get(records))
         .route("/admin/export.csv", get(export))
         .route("/admin/versions", get(versions))
+        .route("/admin/scans", get(scans))
+        .route("/admin/scans/{id}", get(scan))
         .route("/admin/admin.css", get(stylesheet))
         .layer(axum::middleware::map_response(security_headers))
         .layer(Extension(dash))
@@ -161,6 +166,8 @@ fn environment(templates: Option<PathBuf>) -> minijinja::Environment<'static> {
             "overview.html" => Some(OVERVIEW_TEMPLATE.to_string()),
             "records.html" => Some(RECORDS_TEMPLATE.to_string()),
             "versions.html" => Some(VERSIONS_TEMPLATE.to_string()),
+            "scans.html" => Some(SCANS_TEMPLATE.to_string()),
+            "scan.html" => Some(SCAN_TEMPLATE.to_string()),
             _ => None,
         })
     });
@@ -361,6 +368,7 @@ struct SiteSummary {
     accept_rate: String,
     reject_rate: String,
     last_at: Option<i64>,
+    last_scan: Option<ScanRow>,
 }
 
 fn percent(n: i64, of: i64) -> String {
@@ -394,6 +402,7 @@ async fn overview(
             accept_rate: percent(count("accept_all"), s.records),
             reject_rate: percent(count("reject_all"), s.records),
             last_at: s.last_at,
+            last_scan: st.storage().scans(Some(id), 1).await.map_err(storage_error)?.into_iter().next(),
         });
     }
     let all = st.storage().stats(None).await.map_err(storage_error)?;
@@ -614,6 +623,56 @@ async fn versions(
     Ok(dash.render("versions.html", minijinja::context! { user, page => "versions", sites => out }))
 }
 
+/// Scans listed per page of `/admin/scans`.
+pub const SCANS_SHOWN: i64 = 200;
+
+#[derive(Deserialize, Default)]
+struct SiteFilter {
+    #[serde(default)]
+    site: String,
+}
+
+async fn scans(
+    State(st): State<AppState>,
+    Extension(dash): Shared,
+    headers: HeaderMap,
+    Query(filter): Query<SiteFilter>,
+) -> Result<Response, ApiError> {
+    let Some(user) = account(&st, &headers).await? else { return Ok(to_login()) };
+    let site = Some(filter.site.as_str()).filter(|s| !s.is_empty());
+    let rows = st.storage().scans(site, SCANS_SHOWN).await.map_err(storage_error)?;
+    Ok(dash.render(
+        "scans.html",
+        minijinja::context! { user, page => "scans", scans => rows, sites => site_ids(&st), site => filter.site },
+    ))
+}
+
+async fn scan(
+    State(st): State<AppState>,
+    Extension(dash): Shared,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(user) = account(&st, &headers).await? else { return Ok(to_login()) };
+    let not_found = || ApiError::not_found("unknown_scan", format!("no saved scan `{id}`"));
+    let n: i64 = id.parse().map_err(|_| not_found())?;
+    let row = st.storage().scan(n).await.map_err(storage_error)?.ok_or_else(not_found)?;
+    let report: serde_json::Value = serde_json::from_str(&row.report).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_scan",
+            format!("saved scan {n} is not valid JSON: {e}"),
+        )
+    })?;
+    let findings = report.get("findings").cloned().unwrap_or_else(|| serde_json::json!([]));
+    Ok(dash.render(
+        "scan.html",
+        minijinja::context! { user, page => "scans", scan => row, findings,
+        started_at => report.get("started_at").cloned().unwrap_or_default(),
+        browser => report.get("browser").cloned().unwrap_or_default() },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -666,7 +725,10 @@ mod tests {
         for name in TEMPLATES {
             let ctx = minijinja::context! { user => "alice", page => "x", error => None::<String>, name => "",
             sites => Vec::<String>::new(), rows => Vec::<String>::new(), next => None::<String>,
-            site => "", from => "", to => "", records => 0, chains => 0, checkpoints => 0 };
+            site => "", from => "", to => "", records => 0, chains => 0, checkpoints => 0,
+            scans => Vec::<String>::new(), findings => Vec::<String>::new(), started_at => "", browser => "",
+            scan => ScanRow { id: 1, site: "s".into(), target: "t".into(), recorded_at: 0, pages: 0, errors: 0,
+                warnings: 0, notes: 0, report: String::new() } };
             let html = env.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(html.contains("</html>"), "{name} is a whole page");
         }

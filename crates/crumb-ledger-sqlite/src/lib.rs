@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crumb_ledger::{
-    AdminStore, Checkpoint, CheckpointKind, Entry, PolicyVersionRow, Record, Stats, Storage, StorageError,
+    AdminStore, Checkpoint, CheckpointKind, Entry, PolicyVersionRow, Record, ScanRow, ScanStore, Stats, Storage,
+    StorageError,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -178,6 +179,62 @@ fn checkpoint(row: &SqliteRow) -> Result<Checkpoint, StorageError> {
 
 fn records(rows: &[SqliteRow]) -> Result<Vec<Record>, StorageError> {
     rows.iter().map(record).collect()
+}
+
+fn scan_row(row: &SqliteRow, with_report: bool) -> Result<ScanRow, StorageError> {
+    let get = |e: sqlx::Error| StorageError::Corrupt(e.to_string());
+    Ok(ScanRow {
+        id: row.try_get("id").map_err(get)?,
+        site: row.try_get("site").map_err(get)?,
+        target: row.try_get("target").map_err(get)?,
+        recorded_at: row.try_get("recorded_at").map_err(get)?,
+        pages: row.try_get("pages").map_err(get)?,
+        errors: row.try_get("errors").map_err(get)?,
+        warnings: row.try_get("warnings").map_err(get)?,
+        notes: row.try_get("notes").map_err(get)?,
+        report: if with_report { row.try_get("report").map_err(get)? } else { String::new() },
+    })
+}
+
+#[async_trait]
+impl ScanStore for SqliteStorage {
+    async fn add_scan(&self, scan: &ScanRow) -> Result<i64, StorageError> {
+        let row = sqlx::query("INSERT INTO scans (site, target, recorded_at, pages, errors, warnings, notes, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+            .bind(&scan.site)
+            .bind(&scan.target)
+            .bind(scan.recorded_at)
+            .bind(scan.pages)
+            .bind(scan.errors)
+            .bind(scan.warnings)
+            .bind(scan.notes)
+            .bind(&scan.report)
+            .fetch_one(&self.writer)
+            .await
+            .map_err(unavailable)?;
+        row.try_get(0).map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    async fn scans(&self, site: Option<&str>, limit: i64) -> Result<Vec<ScanRow>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, site, target, recorded_at, pages, errors, warnings, notes FROM scans \
+             WHERE (?1 IS NULL OR site = ?1) ORDER BY recorded_at DESC, id DESC LIMIT ?2",
+        )
+        .bind(site)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(|r| scan_row(r, false)).collect()
+    }
+
+    async fn scan(&self, id: i64) -> Result<Option<ScanRow>, StorageError> {
+        let row = sqlx::query("SELECT * FROM scans WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| scan_row(&r, true)).transpose()
+    }
 }
 
 #[async_trait]

@@ -226,13 +226,41 @@ pub async fn admin_accounts(s: Arc<dyn Storage>) {
     assert_eq!(s.admin_users().await.expect("list"), ["bob"]);
 }
 
+/// Saved scans: ids assigned, listings newest first without reports, one scan with its report.
+pub async fn saved_scans(s: Arc<dyn Storage>) {
+    assert_eq!(s.scans(None, 10).await.expect("list"), Vec::new());
+    let row = |site: &str, at: i64| crate::ScanRow {
+        id: 0,
+        site: site.into(),
+        target: format!("https://{site}.example/"),
+        recorded_at: at,
+        pages: 3,
+        errors: 2,
+        warnings: 1,
+        notes: 0,
+        report: format!("{{\"target\":\"{site}\",\"at\":{at}}}"),
+    };
+    let a = s.add_scan(&row("leadsgen", 100)).await.expect("save");
+    let b = s.add_scan(&row("mixerlead", 200)).await.expect("save");
+    let c = s.add_scan(&row("leadsgen", 300)).await.expect("save");
+    assert!(a != b && b != c && a != c, "ids are distinct: {a} {b} {c}");
+    let all = s.scans(None, 10).await.expect("list");
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [c, b, a], "newest first");
+    assert!(all.iter().all(|r| r.report.is_empty()), "listings leave the reports out");
+    assert_eq!(all[0], crate::ScanRow { id: c, report: String::new(), ..row("leadsgen", 300) });
+    let lead = s.scans(Some("leadsgen"), 1).await.expect("list");
+    assert_eq!(lead.iter().map(|r| r.id).collect::<Vec<_>>(), [c], "one site, limited");
+    assert_eq!(s.scan(a).await.expect("read"), Some(crate::ScanRow { id: a, ..row("leadsgen", 100) }));
+    assert_eq!(s.scan(c + 1000).await.expect("read"), None);
+}
+
 /// Generate one `#[tokio::test]` per story. `$make` is an async expression returning a
 /// fresh `Arc<dyn Storage>`.
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@one $make; append_and_read, append_is_atomic, group_commit_and_verify,
-            two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats, admin_accounts);
+            two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats, admin_accounts, saved_scans);
     };
     (@one $make:expr; $($name:ident),*) => {
         $(

@@ -12,7 +12,8 @@
 //! - [`Storage`] is the trait the SQLite and PostgreSQL backends implement; [`conformance`]
 //!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
-//! - [`AdminStore`] keeps the dashboard's accounts and sessions beside the ledger.
+//! - [`AdminStore`] keeps the dashboard's accounts and sessions beside the ledger, and
+//!   [`ScanStore`] the scan reports `crumb scan --save` records.
 
 use std::collections::BTreeMap;
 
@@ -24,12 +25,14 @@ pub mod conformance;
 pub mod export;
 pub mod keys;
 pub mod retention;
+pub mod scans;
 pub mod storage;
 pub mod verify;
 pub mod writer;
 
 pub use admin::AdminStore;
 pub use keys::{CheckpointKey, KeyError};
+pub use scans::{ScanRow, ScanStore};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};
 pub use writer::{AppendError, Ledger, LedgerOptions, WriterMetrics};

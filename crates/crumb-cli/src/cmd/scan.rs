@@ -19,6 +19,7 @@ use crate::input::{read_inventory, write_output};
   crumb scan https://leadsgen.app/ --inventory crumb.toml --format html -o scan.html
   crumb scan https://leadsgen.app/ --inventory crumb.toml --format sarif -o crumb.sarif
   crumb scan https://example.com/ --max-pages 5 --write-inventory draft.toml
+  crumb scan https://leadsgen.app/ --inventory crumb.toml --save    also keep it for the dashboard
   crumb scan https://example.com/ --accept-selector '#onetrust-accept-btn-handler' \\
       --reject-selector '#onetrust-reject-all-handler'
 
@@ -67,6 +68,15 @@ pub struct Args {
     /// CSS selector of the "Reject all" button, for banners other than Crumb's.
     #[arg(long, value_name = "CSS")]
     pub reject_selector: Option<String>,
+    /// Also save the report in the ledger database, where the dashboard shows it (needs --inventory).
+    #[arg(long, requires = "inventory")]
+    pub save: bool,
+    /// Ledger database for --save: sqlite://PATH or postgres://... (default: SQLite in the data directory).
+    #[arg(long, env = "CRUMB_DATABASE_URL", requires = "save")]
+    pub database: Option<String>,
+    /// Data directory for --save (the default database).
+    #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
+    pub data_dir: PathBuf,
 }
 
 /// Report formats.
@@ -101,6 +111,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
     opts.accept_selector = args.accept_selector.clone();
     opts.reject_selector = args.reject_selector.clone();
     opts.screenshots = args.format == Format::Html;
+    let mut site_id = None;
     if let Some(path) = &args.inventory {
         let src = read_inventory(path)?;
         let inv = crumb_core::parse_inventory(&src).map_err(|diags| {
@@ -112,6 +123,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 diags.len()
             )
         })?;
+        site_id = Some(inv.site.id.clone());
         opts.inventory = Some((path.display().to_string(), inv));
     }
 
@@ -156,6 +168,37 @@ pub fn run(args: Args) -> miette::Result<u8> {
         Format::Sarif => crumb_scan::report::sarif(&report) + "\n",
     };
     write_output(args.output.as_deref().unwrap_or(std::path::Path::new("-")), rendered.as_bytes())?;
+
+    if args.save
+        && let Some(site) = site_id
+    {
+        let row = crumb_ledger::ScanRow {
+            id: 0,
+            site,
+            target: report.target.clone(),
+            recorded_at: crumb_ledger::now_ms(),
+            pages: report.summary.pages as i64,
+            errors: report.summary.errors as i64,
+            warnings: report.summary.warnings as i64,
+            notes: report.summary.notes as i64,
+            report: crumb_scan::report::json(&report),
+        };
+        let url = args.database.clone().unwrap_or_else(|| crumb_server::secrets::default_database_url(&args.data_dir));
+        let id = runtime.block_on(async {
+            if url.starts_with("sqlite://") {
+                std::fs::create_dir_all(&args.data_dir)
+                    .map_err(|e| miette!("cannot create {}: {e}", args.data_dir.display()))?;
+            }
+            let storage = crumb_server::open_storage(&url)
+                .await
+                .map_err(|e| miette!(help = "check --database and that the database is running", "{e}"))?;
+            storage
+                .add_scan(&row)
+                .await
+                .map_err(|e| miette!(help = "the report above is complete; only saving it failed", "{e}"))
+        })?;
+        eprintln!("saved as scan {id}: the dashboard shows it at /admin/scans/{id}");
+    }
 
     if let Some(path) = &args.write_inventory {
         let existing = if path.exists() { Some(read_inventory(path)?) } else { None };
