@@ -4,28 +4,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use support::*;
 
 const PASSWORD: &str = "a long enough password";
-
-fn admin(data_dir: &Path, database: Option<&str>, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("admin").args(args).arg("--data-dir").arg(data_dir).env_remove("CRUMB_DATABASE_URL");
-    if let Some(db) = database {
-        cmd.args(["--database", db]);
-    }
-    let mut child =
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("crumb admin");
-    if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("crumb admin runs")
-}
 
 fn login(srv: &Serve, name: &str, password: &str) -> Response {
     let body = format!("name={name}&password={}", password.replace(' ', "+"));

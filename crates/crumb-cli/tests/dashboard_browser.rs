@@ -5,8 +5,6 @@
 mod banner_support;
 mod support;
 
-use std::process::Command;
-
 use banner_support::{Session, eval, goto, must, screenshot, viewport};
 
 const PASSWORD: &str = "a long enough password";
@@ -38,16 +36,9 @@ async fn type_into(page: &chromiumoxide::Page, selector: &str, text: &str) {
 async fn sign_in_read_sign_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut create = Command::new(support::BIN)
-        .args(["admin", "create-user", "alice", "--password-stdin", "--data-dir"])
-        .arg(&data)
-        .env_remove("CRUMB_DATABASE_URL")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("crumb admin");
-    std::io::Write::write_all(&mut create.stdin.take().expect("stdin"), format!("{PASSWORD}\n").as_bytes())
-        .expect("password");
-    assert!(create.wait().expect("crumb admin runs").success());
+    let created =
+        support::admin(&data, None, &["create-user", "alice", "--password-stdin"], Some(&format!("{}\n", PASSWORD)));
+    assert!(created.status.success());
     let lead = support::example("leadsgen.toml");
     let srv = support::Serve::start(&data, None, &["--config", lead.to_str().expect("utf8"), "--rate-limit", "0"]);
     let v = support::leadsgen_version();

@@ -150,15 +150,13 @@ async fn saved_scan_shows_on_the_dashboard() {
     let (code, _, err) = crumb(vec!["scan".into(), format!("{}/", sites.first), "--save".into()]).await;
     assert_eq!(code, 2, "--save without --inventory is refused: {err}");
 
-    let mut create = Command::new(support::BIN)
-        .args(["admin", "create-user", "alice", "--password-stdin", "--data-dir"])
-        .arg(&data)
-        .env_remove("CRUMB_DATABASE_URL")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("crumb admin");
-    std::io::Write::write_all(&mut create.stdin.take().expect("stdin"), b"a long enough password\n").expect("password");
-    assert!(create.wait().expect("crumb admin runs").success());
+    let created = support::admin(
+        &data,
+        None,
+        &["create-user", "alice", "--password-stdin"],
+        Some(&format!("{}\n", "a long enough password")),
+    );
+    assert!(created.status.success());
     let srv = support::Serve::start(&data, None, &["--config", &s(&inv)]);
     let login = srv.request(
         "POST",

@@ -148,29 +148,16 @@ fn environment(templates: Option<PathBuf>) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("time", |ms: i64| rfc3339(ms).replace('T', " ").trim_end_matches('Z').to_string() + " UTC");
-    env.set_loader(move |name| {
-        if let Some(dir) = &templates {
-            let path = dir.join(name);
-            if path.is_file() {
-                return std::fs::read_to_string(&path).map(Some).map_err(|e| {
-                    minijinja::Error::new(
-                        minijinja::ErrorKind::TemplateNotFound,
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                });
-            }
-        }
-        Ok(match name {
-            "base.html" => Some(BASE_TEMPLATE.to_string()),
-            "login.html" => Some(LOGIN_TEMPLATE.to_string()),
-            "overview.html" => Some(OVERVIEW_TEMPLATE.to_string()),
-            "records.html" => Some(RECORDS_TEMPLATE.to_string()),
-            "versions.html" => Some(VERSIONS_TEMPLATE.to_string()),
-            "scans.html" => Some(SCANS_TEMPLATE.to_string()),
-            "scan.html" => Some(SCAN_TEMPLATE.to_string()),
-            _ => None,
-        })
-    });
+    env.set_loader(crumb_policy::override_loader(templates, |name| match name {
+        "base.html" => Some(BASE_TEMPLATE),
+        "login.html" => Some(LOGIN_TEMPLATE),
+        "overview.html" => Some(OVERVIEW_TEMPLATE),
+        "records.html" => Some(RECORDS_TEMPLATE),
+        "versions.html" => Some(VERSIONS_TEMPLATE),
+        "scans.html" => Some(SCANS_TEMPLATE),
+        "scan.html" => Some(SCAN_TEMPLATE),
+        _ => None,
+    }));
     env
 }
 
@@ -266,6 +253,22 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
 
 fn to_login() -> Response {
     Redirect::to("/admin/login").into_response()
+}
+
+/// The signed-in account of a dashboard page; without a valid session the request is sent
+/// to the login form.
+struct SignedIn(String);
+
+impl axum::extract::FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, st: &AppState) -> Result<Self, Response> {
+        match account(st, &parts.headers).await {
+            Ok(Some(user)) => Ok(SignedIn(user)),
+            Ok(None) => Err(to_login()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
 }
 
 fn session_cookie(token: &str, max_age_s: i64) -> HeaderValue {
@@ -378,15 +381,13 @@ fn percent(n: i64, of: i64) -> String {
 async fn overview(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
 ) -> Result<Response, ApiError> {
-    let Some(user) = account(&st, &headers).await? else { return Ok(to_login()) };
     let sites = st.sites();
-    let mut ids: Vec<&String> = sites.by_id.keys().collect();
-    ids.sort();
     let mut out = Vec::new();
-    for id in ids {
-        let site = &sites.by_id[id];
+    for id in site_ids(&st) {
+        let Some(site) = sites.get(&id) else { continue };
+        let id = &id;
         let s = st.storage().stats(Some(id)).await.map_err(storage_error)?;
         let count = |a: &str| s.by_action.iter().find(|(x, _)| x == a).map(|(_, n)| *n).unwrap_or(0);
         out.push(SiteSummary {
@@ -512,10 +513,9 @@ fn site_ids(st: &AppState) -> Vec<String> {
 async fn records(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
-    let Some(user) = account(&st, &headers).await? else { return Ok(to_login()) };
     let range = filter.range()?;
     let mut page = st
         .storage()
@@ -533,14 +533,7 @@ async fn records(
     ))
 }
 
-async fn export(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Query(filter): Query<Filter>,
-) -> Result<Response, ApiError> {
-    if account(&st, &headers).await?.is_none() {
-        return Ok(to_login());
-    }
+async fn export(State(st): State<AppState>, _: SignedIn, Query(filter): Query<Filter>) -> Result<Response, ApiError> {
     let range = filter.range()?;
     let name = format!("crumb-{}.csv", range.site.as_deref().unwrap_or("all-sites"));
     let storage = st.storage().clone();
@@ -600,9 +593,8 @@ struct SiteVersions {
 async fn versions(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
 ) -> Result<Response, ApiError> {
-    let Some(user) = account(&st, &headers).await? else { return Ok(to_login()) };
     let sites = st.sites();
     let mut out = Vec::new();
     for id in site_ids(&st) {
@@ -635,10 +627,9 @@ struct SiteFilter {
 async fn scans(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     Query(filter): Query<SiteFilter>,
 ) -> Result<Response, ApiError> {
-    let Some(user) = account(&st, &headers).await? else { return Ok(to_login()) };
     let site = Some(filter.site.as_str()).filter(|s| !s.is_empty());
     let rows = st.storage().scans(site, SCANS_SHOWN).await.map_err(storage_error)?;
     Ok(dash.render(
@@ -650,10 +641,9 @@ async fn scans(
 async fn scan(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(user) = account(&st, &headers).await? else { return Ok(to_login()) };
     let not_found = || ApiError::not_found("unknown_scan", format!("no saved scan `{id}`"));
     let n: i64 = id.parse().map_err(|_| not_found())?;
     let row = st.storage().scan(n).await.map_err(storage_error)?.ok_or_else(not_found)?;

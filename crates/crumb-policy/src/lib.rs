@@ -431,6 +431,28 @@ pub fn escape_markdown(s: &str) -> String {
     out
 }
 
+/// A minijinja loader for templates an operator can override: a file of the template's name
+/// in `templates` (when given and present) wins over the built-in text `builtin` returns.
+pub fn override_loader(
+    templates: Option<PathBuf>,
+    builtin: fn(&str) -> Option<&'static str>,
+) -> impl Fn(&str) -> Result<Option<String>, minijinja::Error> + Send + Sync + 'static {
+    move |name| {
+        if let Some(dir) = &templates {
+            let path = dir.join(name);
+            if path.is_file() {
+                return std::fs::read_to_string(&path).map(Some).map_err(|e| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::TemplateNotFound,
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                });
+            }
+        }
+        Ok(builtin(name).map(str::to_string))
+    }
+}
+
 fn environment(templates: Option<PathBuf>) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|name| {
@@ -449,24 +471,11 @@ fn environment(templates: Option<PathBuf>) -> minijinja::Environment<'static> {
             .replace('>', "&gt;");
         minijinja::Value::from_safe_string(escaped)
     });
-    env.set_loader(move |name| {
-        if let Some(dir) = &templates {
-            let path = dir.join(name);
-            if path.is_file() {
-                return std::fs::read_to_string(&path).map(Some).map_err(|e| {
-                    minijinja::Error::new(
-                        minijinja::ErrorKind::TemplateNotFound,
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                });
-            }
-        }
-        Ok(match name {
-            "policy.html" => Some(HTML_TEMPLATE.to_string()),
-            "policy.md" => Some(MD_TEMPLATE.to_string()),
-            _ => None,
-        })
-    });
+    env.set_loader(override_loader(templates, |name| match name {
+        "policy.html" => Some(HTML_TEMPLATE),
+        "policy.md" => Some(MD_TEMPLATE),
+        _ => None,
+    }));
     env
 }
 

@@ -1,9 +1,7 @@
 //! `crumb admin create-user|delete-user|list-users`: the dashboard's accounts.
 
 use std::io::BufRead;
-use std::path::PathBuf;
 
-use crumb_server::{open_storage, secrets};
 use miette::{IntoDiagnostic, miette};
 
 use crate::exit;
@@ -24,17 +22,6 @@ pub struct Args {
     pub command: Sub,
 }
 
-/// Where the accounts are kept.
-#[derive(Debug, clap::Args)]
-pub struct Common {
-    /// Ledger database: sqlite://PATH or postgres://... (default: SQLite in the data directory).
-    #[arg(long, env = "CRUMB_DATABASE_URL")]
-    pub database: Option<String>,
-    /// Data directory (the default database).
-    #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
-    pub data_dir: PathBuf,
-}
-
 /// Admin subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
@@ -52,19 +39,19 @@ Passwords are stored as Argon2id hashes; at least 12 characters.")]
         #[arg(long)]
         password_stdin: bool,
         #[command(flatten)]
-        common: Common,
+        common: super::Database,
     },
     /// Delete an account and end its sessions.
     DeleteUser {
         /// Account name.
         name: String,
         #[command(flatten)]
-        common: Common,
+        common: super::Database,
     },
     /// List the accounts.
     ListUsers {
         #[command(flatten)]
-        common: Common,
+        common: super::Database,
     },
 }
 
@@ -72,14 +59,6 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-}
-
-async fn open(common: &Common) -> miette::Result<std::sync::Arc<dyn crumb_ledger::Storage>> {
-    let url = common.database.clone().unwrap_or_else(|| secrets::default_database_url(&common.data_dir));
-    if url.starts_with("sqlite://") {
-        std::fs::create_dir_all(&common.data_dir).into_diagnostic()?;
-    }
-    open_storage(&url).await.map_err(|e| miette!(help = "check --database and that the database is running", "{e}"))
 }
 
 /// Run `crumb admin ...`.
@@ -104,7 +83,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 let hash = crumb_dashboard::hash_password(&password).map_err(|e| {
                     miette!(help = "pick a longer password, or omit --password-stdin to generate one", "{e}")
                 })?;
-                let storage = open(&common).await?;
+                let storage = common.open(true).await?;
                 let new =
                     storage.set_admin_user(&name, &hash, crumb_ledger::now_ms()).await.map_err(|e| miette!("{e}"))?;
                 eprintln!(
@@ -119,7 +98,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 Ok(exit::OK)
             }
             Sub::DeleteUser { name, common } => {
-                let storage = open(&common).await?;
+                let storage = common.open(true).await?;
                 if storage.delete_admin_user(&name).await.map_err(|e| miette!("{e}"))? {
                     eprintln!("deleted dashboard account `{name}` and signed it out");
                     Ok(exit::OK)
@@ -128,7 +107,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
                 }
             }
             Sub::ListUsers { common } => {
-                let storage = open(&common).await?;
+                let storage = common.open(true).await?;
                 for name in storage.admin_users().await.map_err(|e| miette!("{e}"))? {
                     println!("{name}");
                 }

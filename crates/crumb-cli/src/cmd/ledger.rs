@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crumb_ledger::{Storage, export, verify};
-use crumb_server::{open_storage, secrets};
+use crumb_server::secrets;
 use miette::{IntoDiagnostic, miette};
 
 use crate::exit;
@@ -27,15 +27,11 @@ pub struct Args {
 /// Options every ledger command takes.
 #[derive(Debug, clap::Args)]
 pub struct Common {
-    /// Ledger database: sqlite://PATH or postgres://... (default: SQLite in the data directory).
-    #[arg(long, env = "CRUMB_DATABASE_URL")]
-    pub database: Option<String>,
+    #[command(flatten)]
+    pub db: super::Database,
     /// Only this site (export and stats; verify always checks whole chains).
     #[arg(long)]
     pub site: Option<String>,
-    /// Data directory (keys and the default database).
-    #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
-    pub data_dir: PathBuf,
 }
 
 /// Ledger subcommands.
@@ -103,21 +99,7 @@ pub enum ExportFormat {
 }
 
 async fn open(common: &Common) -> miette::Result<Arc<dyn Storage>> {
-    let url = match &common.database {
-        Some(u) => u.clone(),
-        None => {
-            let path = common.data_dir.join("ledger.db");
-            if !path.exists() {
-                return Err(miette!(
-                    help = "pass --database, or --data-dir pointing at the directory `crumb serve` used",
-                    "no ledger at {}",
-                    path.display()
-                ));
-            }
-            secrets::default_database_url(&common.data_dir)
-        }
-    };
-    open_storage(&url).await.map_err(|e| miette!(help = "check --database and that the database is running", "{e}"))
+    common.db.open(false).await
 }
 
 fn parse_time(s: &str) -> miette::Result<i64> {
@@ -149,13 +131,15 @@ async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miet
         trusted.push(crumb_ledger::keys::public_from_hex(k).map_err(|e| miette!("--public-key {k}: {e}"))?);
     }
     if trusted.is_empty() {
-        let key = secrets::existing_checkpoint_key(&common.data_dir).map_err(|e| miette!("{e}"))?.ok_or_else(|| {
-            miette!(
-                help = "pass --data-dir of the server, or --public-key HEX (printed by a verify run that has the key)",
-                "no checkpoint key in {}",
-                common.data_dir.display()
-            )
-        })?;
+        let key =
+            secrets::existing_checkpoint_key(&common.db.data_dir).map_err(|e| miette!("{e}"))?.ok_or_else(|| {
+                miette!(
+                    help =
+                        "pass --data-dir of the server, or --public-key HEX (printed by a verify run that has the key)",
+                    "no checkpoint key in {}",
+                    common.db.data_dir.display()
+                )
+            })?;
         trusted.push(key.verifying_key());
     }
     let storage = open(common).await?;

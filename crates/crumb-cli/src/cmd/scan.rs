@@ -71,12 +71,9 @@ pub struct Args {
     /// Also save the report in the ledger database, where the dashboard shows it (needs --inventory).
     #[arg(long, requires = "inventory")]
     pub save: bool,
-    /// Ledger database for --save: sqlite://PATH or postgres://... (default: SQLite in the data directory).
-    #[arg(long, env = "CRUMB_DATABASE_URL", requires = "save")]
-    pub database: Option<String>,
-    /// Data directory for --save (the default database).
-    #[arg(long, env = "CRUMB_DATA_DIR", default_value = ".crumb")]
-    pub data_dir: PathBuf,
+    /// Where --save keeps the report.
+    #[command(flatten)]
+    pub db: super::Database,
 }
 
 /// Report formats.
@@ -183,15 +180,8 @@ pub fn run(args: Args) -> miette::Result<u8> {
             notes: report.summary.notes as i64,
             report: crumb_scan::report::json(&report),
         };
-        let url = args.database.clone().unwrap_or_else(|| crumb_server::secrets::default_database_url(&args.data_dir));
         let id = runtime.block_on(async {
-            if url.starts_with("sqlite://") {
-                std::fs::create_dir_all(&args.data_dir)
-                    .map_err(|e| miette!("cannot create {}: {e}", args.data_dir.display()))?;
-            }
-            let storage = crumb_server::open_storage(&url)
-                .await
-                .map_err(|e| miette!(help = "check --database and that the database is running", "{e}"))?;
+            let storage = args.db.open(true).await?;
             storage
                 .add_scan(&row)
                 .await

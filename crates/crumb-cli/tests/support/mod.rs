@@ -201,3 +201,19 @@ pub fn consent(version: &str, analytics: bool, consent_id: Option<&str>) -> Stri
     }
     v.to_string()
 }
+
+/// Run `crumb admin ARGS` on a data directory (and database), with `stdin` as its input.
+pub fn admin(data_dir: &Path, database: Option<&str>, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("admin").args(args).arg("--data-dir").arg(data_dir).env_remove("CRUMB_DATABASE_URL");
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("crumb admin");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("crumb admin runs")
+}
