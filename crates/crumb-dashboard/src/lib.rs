@@ -286,7 +286,25 @@ async fn login_form(State(st): State<AppState>, Extension(dash): Shared, headers
     if matches!(account(&st, &headers).await, Ok(Some(_))) {
         return Redirect::to("/admin").into_response();
     }
-    dash.render("login.html", minijinja::context! { user => None::<String>, error => None::<String>, name => "" })
+    let insecure = !secure_context(&headers);
+    dash.render(
+        "login.html",
+        minijinja::context! { user => None::<String>, error => None::<String>, name => "", insecure },
+    )
+}
+
+/// Whether a browser will keep the `Secure` session cookie: the page came over HTTPS (as a
+/// TLS-terminating proxy says with `X-Forwarded-Proto`), or from a loopback host, which
+/// browsers treat as secure.
+fn secure_context(headers: &HeaderMap) -> bool {
+    let https =
+        headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    https || matches!(name, "localhost" | "127.0.0.1" | "[::1]") || name.ends_with(".localhost")
 }
 
 #[derive(Deserialize)]
@@ -309,7 +327,7 @@ async fn login(
         return Ok(dash.render_status(
             StatusCode::TOO_MANY_REQUESTS,
             "login.html",
-            minijinja::context! { user => None::<String>, error => "Too many failed logins from this address. Wait 15 minutes and try again.", name => form.name },
+            minijinja::context! { user => None::<String>, error => "Too many failed logins from this address. Wait 15 minutes and try again.", name => form.name, insecure => !secure_context(&headers) },
         ));
     }
     let stored = st.storage().admin_password_hash(&form.name).await.map_err(storage_error)?;
@@ -324,7 +342,7 @@ async fn login(
         return Ok(dash.render_status(
             StatusCode::UNAUTHORIZED,
             "login.html",
-            minijinja::context! { user => None::<String>, error => "Wrong account name or password.", name => form.name },
+            minijinja::context! { user => None::<String>, error => "Wrong account name or password.", name => form.name, insecure => !secure_context(&headers) },
         ));
     }
     let token = {
@@ -713,7 +731,7 @@ mod tests {
     fn every_builtin_template_renders_its_empty_state() {
         let env = environment(None);
         for name in TEMPLATES {
-            let ctx = minijinja::context! { user => "alice", page => "x", error => None::<String>, name => "",
+            let ctx = minijinja::context! { user => "alice", page => "x", error => None::<String>, name => "", insecure => true,
             sites => Vec::<String>::new(), rows => Vec::<String>::new(), next => None::<String>,
             site => "", from => "", to => "", records => 0, chains => 0, checkpoints => 0,
             scans => Vec::<String>::new(), findings => Vec::<String>::new(), started_at => "", browser => "",
@@ -721,6 +739,41 @@ mod tests {
                 warnings: 0, notes: 0, report: String::new() } };
             let html = env.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(html.contains("</html>"), "{name} is a whole page");
+        }
+    }
+
+    #[test]
+    fn secure_contexts() {
+        let ctx = |host: &str, proto: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_str(host).expect("host"));
+            if let Some(p) = proto {
+                h.insert("x-forwarded-proto", HeaderValue::from_str(p).expect("proto"));
+            }
+            secure_context(&h)
+        };
+        assert!(ctx("127.0.0.1:8080", None) && ctx("localhost", None) && ctx("[::1]:80", None));
+        assert!(ctx("consent.example.com", Some("https")));
+        assert!(!ctx("consent.example.com", None) && !ctx("10.0.0.5:8080", Some("http")));
+    }
+
+    proptest::proptest! {
+        /// Whatever a visitor puts in the query string or the cookie header, parsing answers
+        /// (a value or a 400), never panics.
+        #[test]
+        fn query_and_cookie_parsing_never_panic(site in ".{0,40}", from in ".{0,20}", to in ".{0,20}", after in ".{0,60}", cookie in ".{0,80}") {
+            let f = Filter { site, from, to, after };
+            let _ = f.range();
+            let _ = f.cursor();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                let mut h = HeaderMap::new();
+                h.insert(header::COOKIE, v.clone());
+                h.insert(header::HOST, HeaderValue::from_static("127.0.0.1"));
+                h.insert(header::ORIGIN, v);
+                let _ = session_token(&h);
+                let _ = same_origin(&h);
+                let _ = secure_context(&h);
+            }
         }
     }
 
