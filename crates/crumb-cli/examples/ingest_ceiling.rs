@@ -115,7 +115,7 @@ impl Storage for Discard {
     async fn versions(&self, _: &str) -> Result<Vec<PolicyVersionRow>, StorageError> {
         Ok(Vec::new())
     }
-    async fn stats(&self, _: Option<&str>) -> Result<Stats, StorageError> {
+    async fn stats(&self, _: Option<&str>, _: i64, _: i64) -> Result<Stats, StorageError> {
         Ok(Stats::default())
     }
 }

@@ -128,6 +128,13 @@ fn dashboard(db: Option<&str>) {
     assert_eq!(figure(&r.body, "leadsgen", "accept_rate"), "25.0%");
     assert_eq!(figure(&r.body, "leadsgen", "reject_rate"), "0.0%");
     assert_eq!(figure(&r.body, "mixerlead", "records"), "0");
+    assert!(r.body.contains("Decisions, the last 30 days"), "the default window is 30 days");
+    for period in ["24h", "all"] {
+        let w = srv.request("GET", &format!("/admin?period={period}"), &[("Cookie", &cookie)], None);
+        assert_eq!(figure(&w.body, "leadsgen", "records"), "4", "{period}");
+    }
+    let bad = srv.request("GET", "/admin?period=year", &[("Cookie", &cookie)], None);
+    assert_eq!((bad.status, bad.error_code().as_str()), (400, "bad_request"));
     assert!(r.body.contains("alice") && r.body.contains("Sign out"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
 
@@ -174,6 +181,13 @@ fn dashboard(db: Option<&str>) {
     assert!(cli.status.success());
     assert_eq!(csv, String::from_utf8_lossy(&cli.stdout));
     assert_eq!(csv.lines().count(), 105, "header and 104 records");
+    let stats = |args: &[&str]| -> serde_json::Value {
+        let o = srv.ledger(&[&["stats", "--json", "--site", "leadsgen"], args].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).expect("stats JSON")
+    };
+    assert_eq!(stats(&[])["records"], 104);
+    assert_eq!(stats(&["--from", "2001-01-01", "--to", "2001-02-01"])["records"], 0, "a window with no decisions");
 
     // Policy versions: the current one is marked.
     let r = srv.request("GET", "/admin/versions", &[("Cookie", &cookie)], None);

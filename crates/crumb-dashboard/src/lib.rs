@@ -396,17 +396,39 @@ fn percent(n: i64, of: i64) -> String {
     if of == 0 { "-".into() } else { format!("{:.1}%", n as f64 * 100.0 / of as f64) }
 }
 
+/// The overview's time windows: query value, label, length in ms (`None`: all time).
+const PERIODS: [(&str, &str, Option<i64>); 4] = [
+    ("24h", "the last 24 hours", Some(86_400_000)),
+    ("7d", "the last 7 days", Some(7 * 86_400_000)),
+    ("30d", "the last 30 days", Some(30 * 86_400_000)),
+    ("all", "all time", None),
+];
+
+#[derive(Deserialize, Default)]
+struct PeriodQuery {
+    #[serde(default)]
+    period: String,
+}
+
 async fn overview(
     State(st): State<AppState>,
     Extension(dash): Shared,
     SignedIn(user): SignedIn,
+    Query(q): Query<PeriodQuery>,
 ) -> Result<Response, ApiError> {
+    let wanted = if q.period.is_empty() { "30d" } else { q.period.as_str() };
+    let (period, period_label, length) =
+        PERIODS.iter().copied().find(|(k, _, _)| *k == wanted).ok_or_else(|| {
+            ApiError::bad_request(format!("period must be one of 24h, 7d, 30d, all (got `{wanted}`)"))
+        })?;
+    let now = now_ms();
+    let from = length.map_or(i64::MIN, |l| now - l);
     let sites = st.sites();
     let mut out = Vec::new();
     for id in site_ids(&st) {
         let Some(site) = sites.get(&id) else { continue };
         let id = &id;
-        let s = st.storage().stats(Some(id)).await.map_err(storage_error)?;
+        let s = st.storage().stats(Some(id), from, i64::MAX).await.map_err(storage_error)?;
         let count = |a: &str| s.by_action.iter().find(|(x, _)| x == a).map(|(_, n)| *n).unwrap_or(0);
         out.push(SiteSummary {
             id: id.clone(),
@@ -424,11 +446,12 @@ async fn overview(
             last_scan: st.storage().scans(Some(id), 1).await.map_err(storage_error)?.into_iter().next(),
         });
     }
-    let all = st.storage().stats(None).await.map_err(storage_error)?;
+    let all = st.storage().stats(None, i64::MIN, i64::MAX).await.map_err(storage_error)?;
+    let periods: Vec<(&str, &str)> = PERIODS.iter().map(|(k, label, _)| (*k, *label)).collect();
     Ok(dash.render(
         "overview.html",
         minijinja::context! { user, page => "overview", sites => out, records => all.records,
-        chains => all.chains, checkpoints => all.checkpoints },
+        chains => all.chains, checkpoints => all.checkpoints, period, period_label, periods },
     ))
 }
 
@@ -735,6 +758,7 @@ mod tests {
             sites => Vec::<String>::new(), rows => Vec::<String>::new(), next => None::<String>,
             site => "", from => "", to => "", records => 0, chains => 0, checkpoints => 0,
             scans => Vec::<String>::new(), findings => Vec::<String>::new(), started_at => "", browser => "",
+            period => "30d", period_label => "the last 30 days", periods => vec![("30d", "the last 30 days")],
             scan => ScanRow { id: 1, site: "s".into(), target: "t".into(), recorded_at: 0, pages: 0, errors: 0,
                 warnings: 0, notes: 0, report: String::new() } };
             let html = env.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| panic!("{name}: {e}"));

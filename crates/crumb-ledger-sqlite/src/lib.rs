@@ -548,12 +548,13 @@ impl Storage for SqliteStorage {
             .map_err(|e| StorageError::Corrupt(e.to_string()))
     }
 
-    async fn stats(&self, site: Option<&str>) -> Result<Stats, StorageError> {
+    async fn stats(&self, site: Option<&str>, from: i64, to: i64) -> Result<Stats, StorageError> {
         let corrupt = |e: sqlx::Error| StorageError::Corrupt(e.to_string());
         let query = |select: &str, group: Option<&str>| {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {select} FROM records"));
+            q.push(" WHERE recorded_at >= ").push_bind(from).push(" AND recorded_at < ").push_bind(to);
             if let Some(site) = site {
-                q.push(" WHERE site = ").push_bind(site.to_string());
+                q.push(" AND site = ").push_bind(site.to_string());
             }
             if let Some(col) = group {
                 q.push(format!(" GROUP BY {col} ORDER BY {col}"));

@@ -187,12 +187,20 @@ pub async fn export_and_stats(s: Arc<dyn Storage>) {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
-    let st = s.stats(None).await.expect("stats");
+    let st = s.stats(None, i64::MIN, i64::MAX).await.expect("stats");
     assert_eq!((st.records, st.chains, st.first_at, st.last_at), (20, 2, Some(100), Some(109)));
     assert_eq!(st.consent_ids, 7);
-    let st = s.stats(Some("mixerlead")).await.expect("stats");
+    let st = s.stats(Some("mixerlead"), i64::MIN, i64::MAX).await.expect("stats");
     assert_eq!(st.records, 10);
     assert_eq!(st.by_site, vec![("mixerlead".to_string(), 10)]);
+    // A time window: from included, to excluded; chains and checkpoints stay whole-ledger.
+    let st = s.stats(None, 102, 106).await.expect("stats");
+    assert_eq!((st.records, st.chains, st.first_at, st.last_at), (8, 2, Some(102), Some(105)));
+    let st = s.stats(Some("leadsgen"), 102, 106).await.expect("stats");
+    assert_eq!(st.records, 4);
+    let actions: i64 = st.by_action.iter().map(|(_, n)| n).sum();
+    assert_eq!(actions, 4, "the per-action counts cover the window only");
+    assert_eq!(s.stats(None, 200, 300).await.expect("stats").records, 0);
 }
 
 /// Dashboard accounts and sessions: create, replace (ending sessions), expire, delete.

@@ -97,6 +97,7 @@ pub trait Storage: AdminStore + ScanStore + Send + Sync + 'static {
     async fn add_version(&self, row: &PolicyVersionRow) -> Result<bool, StorageError>;
     /// A site's versions, oldest first.
     async fn versions(&self, site: &str) -> Result<Vec<PolicyVersionRow>, StorageError>;
-    /// Counts, optionally for one site.
-    async fn stats(&self, site: Option<&str>) -> Result<Stats, StorageError>;
+    /// Counts of the records with `from <= recorded_at < to`, optionally of one site (chains
+    /// and checkpoints: the whole ledger).
+    async fn stats(&self, site: Option<&str>, from: i64, to: i64) -> Result<Stats, StorageError>;
 }

@@ -79,10 +79,17 @@ Times: YYYY-MM-DD (UTC) or RFC 3339; --from inclusive, --to exclusive.")]
     /// Count records, consent ids, actions, sites, chains and checkpoints.
     #[command(after_help = "Examples:
   crumb ledger stats
-  crumb ledger stats --site leadsgen --json")]
+  crumb ledger stats --site leadsgen --json
+  crumb ledger stats --from 2026-01-01 --to 2026-02-01     decisions of January")]
     Stats {
         #[command(flatten)]
         common: Common,
+        /// Only records from this time (inclusive): YYYY-MM-DD or RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only records before this time (exclusive): YYYY-MM-DD or RFC 3339.
+        #[arg(long)]
+        to: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -120,7 +127,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
         match args.command {
             Sub::Verify { common, public_key, json } => verify_cmd(&common, &public_key, json).await,
             Sub::Export { common, from, to, format, output } => export_cmd(&common, from, to, format, output).await,
-            Sub::Stats { common, json } => stats_cmd(&common, json).await,
+            Sub::Stats { common, from, to, json } => stats_cmd(&common, from, to, json).await,
         }
     })
 }
@@ -214,9 +221,11 @@ async fn export_cmd(
     Ok(exit::OK)
 }
 
-async fn stats_cmd(common: &Common, json: bool) -> miette::Result<u8> {
+async fn stats_cmd(common: &Common, from: Option<String>, to: Option<String>, json: bool) -> miette::Result<u8> {
+    let from = from.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MIN);
+    let to = to.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MAX);
     let storage = open(common).await?;
-    let st = storage.stats(common.site.as_deref()).await.map_err(|e| miette!("{e}"))?;
+    let st = storage.stats(common.site.as_deref(), from, to).await.map_err(|e| miette!("{e}"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&st).into_diagnostic()?);
         return Ok(exit::OK);
