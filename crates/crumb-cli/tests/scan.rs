@@ -22,6 +22,17 @@ async fn crumb(args: Vec<String>) -> (i32, String, String) {
     )
 }
 
+/// `crumb scan URL/ --inventory INV --max-pages 1 --format json -o REPORT --page-timeout 10 EXTRA...`
+fn one_page_json_scan(url: &str, inv: &std::path::Path, report: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["scan".into(), format!("{url}/"), "--inventory".into(), inv.display().to_string()];
+    for a in ["--max-pages", "1", "--format", "json", "-o"] {
+        args.push(a.into());
+    }
+    args.push(report.display().to_string());
+    args.extend(["--page-timeout", "10"].iter().chain(extra).map(|a| a.to_string()));
+    args
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_command_formats_exit_codes_and_draft() {
     let sites = fixture::start(0).await;
@@ -33,23 +44,8 @@ async fn scan_command_formats_exit_codes_and_draft() {
     let s = |p: &std::path::Path| p.display().to_string();
 
     // Findings at error level: exit 1, JSON report, draft inventory that `crumb check` accepts.
-    let (code, _, err) = crumb(vec![
-        "scan".into(),
-        format!("{}/", sites.first),
-        "--inventory".into(),
-        s(&inv),
-        "--max-pages".into(),
-        "1".into(),
-        "--format".into(),
-        "json".into(),
-        "-o".into(),
-        s(&report),
-        "--write-inventory".into(),
-        s(&draft),
-        "--page-timeout".into(),
-        "10".into(),
-    ])
-    .await;
+    let (code, _, err) =
+        crumb(one_page_json_scan(&sites.first, &inv, &report, &["--write-inventory", &s(&draft)])).await;
     assert_eq!(code, 1, "{err}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).expect("report written")).expect("JSON");
@@ -127,24 +123,9 @@ async fn saved_scan_shows_on_the_dashboard() {
     std::fs::write(&inv, fixture::inventory()).expect("write inventory");
     let data = dir.path().join("data");
     let s = |p: &std::path::Path| p.display().to_string();
-    let (code, _, err) = crumb(vec![
-        "scan".into(),
-        format!("{}/", sites.first),
-        "--inventory".into(),
-        s(&inv),
-        "--max-pages".into(),
-        "1".into(),
-        "--format".into(),
-        "json".into(),
-        "-o".into(),
-        s(&dir.path().join("report.json")),
-        "--page-timeout".into(),
-        "10".into(),
-        "--save".into(),
-        "--data-dir".into(),
-        s(&data),
-    ])
-    .await;
+    let report = dir.path().join("report.json");
+    let (code, _, err) =
+        crumb(one_page_json_scan(&sites.first, &inv, &report, &["--save", "--data-dir", &s(&data)])).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("saved as scan 1"), "{err}");
     let (code, _, err) = crumb(vec!["scan".into(), format!("{}/", sites.first), "--save".into()]).await;

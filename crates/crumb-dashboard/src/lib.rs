@@ -43,18 +43,18 @@ pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// Records per page of `/admin/records`.
 pub const PAGE_SIZE: i64 = 100;
 
-const BASE_TEMPLATE: &str = include_str!("../templates/base.html");
-const LOGIN_TEMPLATE: &str = include_str!("../templates/login.html");
-const OVERVIEW_TEMPLATE: &str = include_str!("../templates/overview.html");
-const RECORDS_TEMPLATE: &str = include_str!("../templates/records.html");
-const VERSIONS_TEMPLATE: &str = include_str!("../templates/versions.html");
-const SCANS_TEMPLATE: &str = include_str!("../templates/scans.html");
-const SCAN_TEMPLATE: &str = include_str!("../templates/scan.html");
 const STYLESHEET: &str = include_str!("../templates/admin.css");
 
-/// Every template, by the name an override file must have.
-pub const TEMPLATES: [&str; 7] =
-    ["base.html", "login.html", "overview.html", "records.html", "versions.html", "scans.html", "scan.html"];
+/// Every template: the name an override file must have, and the built-in text.
+pub const TEMPLATES: [(&str, &str); 7] = [
+    ("base.html", include_str!("../templates/base.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("overview.html", include_str!("../templates/overview.html")),
+    ("records.html", include_str!("../templates/records.html")),
+    ("versions.html", include_str!("../templates/versions.html")),
+    ("scans.html", include_str!("../templates/scans.html")),
+    ("scan.html", include_str!("../templates/scan.html")),
+];
 
 /// Why a password could not be set.
 #[derive(Debug, thiserror::Error)]
@@ -148,15 +148,8 @@ fn environment(templates: Option<PathBuf>) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("time", |ms: i64| rfc3339(ms).replace('T', " ").trim_end_matches('Z').to_string() + " UTC");
-    env.set_loader(crumb_policy::override_loader(templates, |name| match name {
-        "base.html" => Some(BASE_TEMPLATE),
-        "login.html" => Some(LOGIN_TEMPLATE),
-        "overview.html" => Some(OVERVIEW_TEMPLATE),
-        "records.html" => Some(RECORDS_TEMPLATE),
-        "versions.html" => Some(VERSIONS_TEMPLATE),
-        "scans.html" => Some(SCANS_TEMPLATE),
-        "scan.html" => Some(SCAN_TEMPLATE),
-        _ => None,
+    env.set_loader(crumb_policy::override_loader(templates, |name| {
+        TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
     }));
     env
 }
@@ -214,14 +207,7 @@ fn token_hash(token: &str) -> String {
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, v)| *k == SESSION_COOKIE && !v.is_empty())
-        .map(|(_, v)| v.to_string())
+    crumb_guard::guard::consent_cookie(headers, SESSION_COOKIE).filter(|v| !v.is_empty()).map(str::to_string)
 }
 
 fn storage_error(e: StorageError) -> ApiError {
@@ -423,12 +409,13 @@ async fn overview(
         })?;
     let now = now_ms();
     let from = length.map_or(i64::MIN, |l| now - l);
-    let sites = st.sites();
     let mut out = Vec::new();
-    for id in site_ids(&st) {
-        let Some(site) = sites.get(&id) else { continue };
-        let id = &id;
+    // Chains and checkpoints are whole-ledger figures in every `stats` answer.
+    let (mut chains, mut checkpoints) = (0, 0);
+    for site in sorted_sites(&st) {
+        let id = &site.inv.site.id;
         let s = st.storage().stats(Some(id), from, i64::MAX).await.map_err(storage_error)?;
+        (chains, checkpoints) = (s.chains, s.checkpoints);
         let count = |a: &str| s.by_action.iter().find(|(x, _)| x == a).map(|(_, n)| *n).unwrap_or(0);
         out.push(SiteSummary {
             id: id.clone(),
@@ -446,12 +433,12 @@ async fn overview(
             last_scan: st.storage().scans(Some(id), 1).await.map_err(storage_error)?.into_iter().next(),
         });
     }
-    let all = st.storage().stats(None, i64::MIN, i64::MAX).await.map_err(storage_error)?;
+    let records: i64 = out.iter().map(|s| s.records).sum();
     let periods: Vec<(&str, &str)> = PERIODS.iter().map(|(k, label, _)| (*k, *label)).collect();
     Ok(dash.render(
         "overview.html",
-        minijinja::context! { user, page => "overview", sites => out, records => all.records,
-        chains => all.chains, checkpoints => all.checkpoints, period, period_label, periods },
+        minijinja::context! { user, page => "overview", sites => out, records, chains, checkpoints,
+        period, period_label, periods },
     ))
 }
 
@@ -545,10 +532,15 @@ impl From<&Record> for Row {
     }
 }
 
+/// The served sites, by id (one snapshot of the site table).
+fn sorted_sites(st: &AppState) -> Vec<Arc<crumb_server::sites::Site>> {
+    let mut sites: Vec<_> = st.sites().by_id.values().cloned().collect();
+    sites.sort_by(|a, b| a.inv.site.id.cmp(&b.inv.site.id));
+    sites
+}
+
 fn site_ids(st: &AppState) -> Vec<String> {
-    let mut ids: Vec<String> = st.sites().by_id.keys().cloned().collect();
-    ids.sort();
-    ids
+    sorted_sites(st).iter().map(|s| s.inv.site.id.clone()).collect()
 }
 
 async fn records(
@@ -636,10 +628,9 @@ async fn versions(
     Extension(dash): Shared,
     SignedIn(user): SignedIn,
 ) -> Result<Response, ApiError> {
-    let sites = st.sites();
     let mut out = Vec::new();
-    for id in site_ids(&st) {
-        let Some(site) = sites.get(&id) else { continue };
+    for site in sorted_sites(&st) {
+        let id = site.inv.site.id.clone();
         let rows = st.storage().versions(&id).await.map_err(storage_error)?;
         let versions = rows
             .into_iter()
@@ -651,7 +642,7 @@ async fn versions(
                 first_seen: r.first_seen,
             })
             .collect();
-        out.push(SiteVersions { id: id.clone(), name: site.inv.site.name.clone(), versions });
+        out.push(SiteVersions { id, name: site.inv.site.name.clone(), versions });
     }
     Ok(dash.render("versions.html", minijinja::context! { user, page => "versions", sites => out }))
 }
@@ -753,7 +744,7 @@ mod tests {
     #[test]
     fn every_builtin_template_renders_its_empty_state() {
         let env = environment(None);
-        for name in TEMPLATES {
+        for (name, _) in TEMPLATES {
             let ctx = minijinja::context! { user => "alice", page => "x", error => None::<String>, name => "", insecure => true,
             sites => Vec::<String>::new(), rows => Vec::<String>::new(), next => None::<String>,
             site => "", from => "", to => "", records => 0, chains => 0, checkpoints => 0,
