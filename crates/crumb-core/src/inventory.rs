@@ -10,6 +10,9 @@ use crate::duration::{Duration, DurationError};
 use crate::pattern::{NamePattern, PatternError};
 use crate::text::Text;
 
+pub use crate::consent_mode::ConsentModeType;
+pub use crate::host::{domain_covers, host_matches, origin_host};
+
 /// A whole inventory file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -213,63 +216,6 @@ fn default_cookie_name() -> String {
 impl Default for BannerSettings {
     fn default() -> Self {
         BannerSettings { enabled: true, floating_button: true, cookie_name: default_cookie_name() }
-    }
-}
-
-/// Google Consent Mode v2 consent types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConsentModeType {
-    /// Advertising storage.
-    AdStorage,
-    /// Sending user data to Google for advertising.
-    AdUserData,
-    /// Personalised advertising.
-    AdPersonalization,
-    /// Analytics storage.
-    AnalyticsStorage,
-    /// Functionality storage (e.g. language).
-    FunctionalityStorage,
-    /// Personalisation storage (e.g. recommendations).
-    PersonalizationStorage,
-    /// Security storage (authentication, fraud prevention).
-    SecurityStorage,
-}
-
-impl ConsentModeType {
-    /// All seven types, in Google's order.
-    pub const ALL: [ConsentModeType; 7] = [
-        ConsentModeType::AdStorage,
-        ConsentModeType::AdUserData,
-        ConsentModeType::AdPersonalization,
-        ConsentModeType::AnalyticsStorage,
-        ConsentModeType::FunctionalityStorage,
-        ConsentModeType::PersonalizationStorage,
-        ConsentModeType::SecurityStorage,
-    ];
-
-    /// The key as gtag spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsentModeType::AdStorage => "ad_storage",
-            ConsentModeType::AdUserData => "ad_user_data",
-            ConsentModeType::AdPersonalization => "ad_personalization",
-            ConsentModeType::AnalyticsStorage => "analytics_storage",
-            ConsentModeType::FunctionalityStorage => "functionality_storage",
-            ConsentModeType::PersonalizationStorage => "personalization_storage",
-            ConsentModeType::SecurityStorage => "security_storage",
-        }
-    }
-
-    /// Whether this type is about advertising or analytics (never strictly necessary).
-    pub fn is_tracking(self) -> bool {
-        matches!(
-            self,
-            ConsentModeType::AdStorage
-                | ConsentModeType::AdUserData
-                | ConsentModeType::AdPersonalization
-                | ConsentModeType::AnalyticsStorage
-        )
     }
 }
 
@@ -573,52 +519,9 @@ impl Inventory {
     }
 }
 
-/// Whether `host` matches an origin pattern (`example.com`, `*.example.com`, or a URL whose host is that).
-pub fn host_matches(pattern: &str, host: &str) -> bool {
-    let pattern = origin_host(pattern);
-    let host = host.trim_start_matches('.').to_ascii_lowercase();
-    if let Some(parent) = pattern.strip_prefix("*.") {
-        host == parent || host.ends_with(&format!(".{parent}"))
-    } else {
-        host == pattern
-    }
-}
-
-/// The host part of an origin as written in the inventory (`https://a.b:8080` -> `a.b`).
-pub fn origin_host(origin: &str) -> String {
-    let o = origin.trim().to_ascii_lowercase();
-    let o = o.split_once("://").map(|(_, rest)| rest.to_string()).unwrap_or(o);
-    let o = o.split('/').next().unwrap_or_default().to_string();
-    if o.starts_with('[') {
-        return o.split(']').next().map(|h| format!("{h}]")).unwrap_or(o);
-    }
-    o.rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map(|(h, _)| h.to_string())
-        .unwrap_or(o)
-}
-
-/// Whether a cookie domain (`.example.com`) covers `host` (`www.example.com`).
-pub fn domain_covers(cookie_domain: &str, host: &str) -> bool {
-    let d = cookie_domain.trim_start_matches('.').to_ascii_lowercase();
-    let h = host.trim_start_matches('.').to_ascii_lowercase();
-    !d.is_empty() && (h == d || h.ends_with(&format!(".{d}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_and_origins() {
-        assert!(host_matches("*.leadsgen.app", "app.leadsgen.app"));
-        assert!(host_matches("*.leadsgen.app", "leadsgen.app"));
-        assert!(!host_matches("*.leadsgen.app", "evilleadsgen.app"));
-        assert!(host_matches("https://leadsgen.app:8443", "leadsgen.app"));
-        assert_eq!(origin_host("http://127.0.0.1:8080/x"), "127.0.0.1");
-        assert!(domain_covers(".mixerlead.com", "app.mixerlead.com"));
-        assert!(!domain_covers(".mixerlead.com", "notmixerlead.com"));
-    }
 
     #[test]
     fn purposes_from_words_and_consent_mode() {

@@ -10,8 +10,10 @@
 pub mod check;
 pub mod client;
 pub mod consent;
+pub mod consent_mode;
 pub mod diff;
 pub mod duration;
+pub mod host;
 pub mod inventory;
 pub mod ocd;
 pub mod pattern;
