@@ -30,7 +30,11 @@ use crumb_core::inventory::RegionalMode;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256, Sha384};
 
+pub mod first_layer;
+pub mod intercept;
 pub mod text;
+
+pub use first_layer::{bar_html, first_layer_html, pick_language};
 
 /// The committed, minified first stage (`build.sh` writes it).
 pub const BANNER_TEMPLATE: &str = include_str!("../dist/banner.min.js");
@@ -111,18 +115,15 @@ struct CoreConfig<'a> {
     version: &'a str,
     valid_versions: &'a [String],
     api: &'a str,
-    declaration: &'a str,
     policy_url: &'a str,
     lifetime_days: u32,
-    cookie: &'a crumb_core::client::CookieSettings,
+    cookie: crumb_core::client::CookieSettings,
     signals: &'a crumb_core::client::SignalSettings,
     mode: RegionalMode,
-    region: Option<&'a str>,
     opt_out_regions: &'a [String],
     languages: &'a [String],
     floating_button: bool,
     needs_banner: bool,
-    site_name: &'a str,
     categories: Vec<CoreCategory<'a>>,
     more: String,
     more_sri: &'a str,
@@ -132,22 +133,25 @@ struct CoreConfig<'a> {
 struct CoreCategory<'a> {
     id: &'a str,
     required: bool,
-    title: &'a BTreeMap<String, String>,
     consent_mode: &'a [crumb_core::inventory::ConsentModeType],
     signals_deny: bool,
-    services: Vec<CoreService<'a>>,
-}
-
-#[derive(Serialize)]
-struct CoreService<'a> {
-    id: &'a str,
-    name: &'a str,
+    /// What the interceptor holds back while the category is refused ([`intercept::block_regex`]).
+    block: Option<String>,
 }
 
 #[derive(Serialize)]
 struct MoreCategory<'a> {
+    title: &'a BTreeMap<String, String>,
     description: &'a BTreeMap<String, String>,
-    services: &'a [crumb_core::client::ClientService],
+    services: Vec<MoreService<'a>>,
+}
+
+#[derive(Serialize)]
+struct MoreService<'a> {
+    id: &'a str,
+    name: &'a str,
+    provider: &'a str,
+    privacy_policy: Option<&'a str>,
 }
 
 /// The URL of the second stage, next to `declaration.json`.
@@ -161,9 +165,9 @@ pub fn more_url(cfg: &ClientConfig) -> String {
     }
 }
 
-/// JSON as a JavaScript literal that is also safe inside HTML.
+/// JSON as a JavaScript literal that is also safe inside HTML: no `</` or `<!` (`<\/`, `<\u0021`).
 fn js_literal<T: Serialize>(v: &T) -> Result<String, BuildError> {
-    Ok(serde_json::to_string(v)?.replace('<', "\\u003c"))
+    Ok(serde_json::to_string(v)?.replace("</", "<\\/").replace("<!", "<\\u0021"))
 }
 
 fn replace_once(template: &str, mark: &'static str, with: &str) -> Result<String, BuildError> {
@@ -177,46 +181,22 @@ impl SiteBanner {
     /// Build both stages for `cfg` (its `mode` decides which strings are inlined; its
     /// `region` should be `None` for a shared, cacheable asset).
     pub fn build(cfg: &ClientConfig) -> Result<SiteBanner, BuildError> {
-        let opt_out = cfg.mode == RegionalMode::OptOut;
-        let mut core_text = BTreeMap::new();
-        let mut more_text = BTreeMap::new();
-        for lang in &cfg.languages {
-            let (c, p) = text::for_language(lang);
-            let site = |s: &str| s.replace("{site}", &cfg.site_name);
-            let mut m: BTreeMap<&str, String> = BTreeMap::new();
-            m.insert("title", site(c.title));
-            m.insert("text", (if opt_out { c.text_opt_out } else { c.text_opt_in }).to_string());
-            m.insert("policy", c.policy.into());
-            m.insert("accept", c.accept.into());
-            if opt_out {
-                m.insert("dns", c.dns.into());
-            } else {
-                m.insert("reject", c.reject.into());
-            }
-            m.insert("prefs", c.prefs.into());
-            m.insert("fab", c.fab.into());
-            m.insert("signal", (if opt_out { c.signal_opt_out } else { c.signal_opt_in }).into());
-            m.insert("blocked", c.blocked.into());
-            m.insert("allow", c.allow.into());
-            core_text.insert(lang.clone(), m);
-            let pm: BTreeMap<&str, &str> = [
-                ("ptitle", p.ptitle),
-                ("ptext", p.ptext),
-                ("save", p.save),
-                ("close", p.close),
-                ("always", p.always),
-                ("used", p.used),
-                ("details", p.details),
-                ("error", p.error),
-            ]
-            .into();
-            more_text.insert(lang.clone(), pm);
-        }
+        let core_text: BTreeMap<&str, _> =
+            cfg.languages.iter().map(|l| (l.as_str(), first_layer::core_text(cfg, l))).collect();
+        let more_text: BTreeMap<&str, _> =
+            cfg.languages.iter().map(|l| (l.as_str(), first_layer::more_text(cfg, l))).collect();
 
         let more_data = serde_json::json!({
+            "declaration": cfg.declaration,
             "categories": cfg.categories.iter().map(|c| (c.id.clone(), MoreCategory {
+                title: &c.title,
                 description: &c.description,
-                services: &c.services,
+                services: c.services.iter().map(|s| MoreService {
+                    id: &s.id,
+                    name: &s.name,
+                    provider: &s.provider,
+                    privacy_policy: s.privacy_policy.as_deref(),
+                }).collect(),
             })).collect::<BTreeMap<_, _>>(),
             "text": more_text,
         });
@@ -227,28 +207,35 @@ impl SiteBanner {
             version: &cfg.version,
             valid_versions: &cfg.valid_versions,
             api: &cfg.api,
-            declaration: &cfg.declaration,
             policy_url: &cfg.policy_url,
             lifetime_days: cfg.lifetime_days,
-            cookie: &cfg.cookie,
+            // the script compares the domain with the page's host as is
+            cookie: crumb_core::client::CookieSettings {
+                name: cfg.cookie.name.clone(),
+                domain: cfg.cookie.domain.as_deref().map(|d| d.trim_start_matches('.').to_string()).filter(|d| !d.is_empty()),
+            },
             signals: &cfg.signals,
             mode: cfg.mode,
-            region: cfg.region.as_deref(),
             opt_out_regions: &cfg.opt_out_regions,
             languages: &cfg.languages,
             floating_button: cfg.floating_button,
             needs_banner: cfg.needs_banner,
-            site_name: &cfg.site_name,
             categories: cfg
                 .categories
                 .iter()
                 .map(|c| CoreCategory {
                     id: &c.id,
                     required: c.required,
-                    title: &c.title,
                     consent_mode: &c.consent_mode,
                     signals_deny: c.signals_deny,
-                    services: c.services.iter().map(|s| CoreService { id: &s.id, name: &s.name }).collect(),
+                    block: if c.required {
+                        None
+                    } else {
+                        intercept::block_regex(
+                            c.services.iter().flat_map(|s| s.hosts.iter().map(String::as_str)),
+                            c.services.iter().flat_map(|s| s.url_patterns.iter().map(String::as_str)),
+                        )
+                    },
                 })
                 .collect(),
             more: more_url(cfg),

@@ -102,6 +102,12 @@ pub struct ClientService {
     pub provider: String,
     /// Provider's privacy policy.
     pub privacy_policy: Option<String>,
+    /// Hosts it contacts (the banner holds back requests to them while the category is refused).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// URL prefixes or `*` globs of its resources on hosts it shares with others.
+    #[serde(default)]
+    pub url_patterns: Vec<String>,
 }
 
 /// A declared cookie or storage key to delete on refusal.
@@ -161,6 +167,8 @@ pub fn client_config(inv: &Inventory, ctx: &ClientContext) -> ClientConfig {
                     name: s.name.clone(),
                     provider: s.provider.clone(),
                     privacy_policy: s.privacy_policy.clone(),
+                    hosts: s.hosts.clone(),
+                    url_patterns: Vec::new(),
                 })
                 .collect(),
             delete: if c.required {

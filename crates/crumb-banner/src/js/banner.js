@@ -10,7 +10,6 @@
 import CSS from "./banner.css";
 
 (() => {
-  "use strict";
   const w = window;
   const d = document;
   const nav = navigator;
@@ -21,7 +20,7 @@ import CSS from "./banner.css";
   const cur = d.currentScript;
   const nonce = (cur && cur.nonce) || "";
   // the server inlines relative URLs; they are relative to this script's own URL
-  ["api", "declaration", "policy_url", "more"].forEach((k) => (C[k] = new URL(C[k], (cur && cur.src) || loc.href).href));
+  ["api", "policy_url", "more"].forEach((k) => (C[k] = new URL(C[k], (cur && cur.src) || loc.href).href));
   const cats = C.categories;
   const L = C.languages;
   const byId = {};
@@ -40,7 +39,6 @@ import CSS from "./banner.css";
   };
   const lang = pick();
   const t = T[lang] || T[L[0]];
-  const tx = (m) => m[lang] || m[L[0]] || "";
 
   // ---- signals ------------------------------------------------------------------------
   const sigs = [];
@@ -60,7 +58,7 @@ import CSS from "./banner.css";
       : null;
   };
   const write = (s) => {
-    const dm = (C.cookie.domain || "").replace(/^\./, "");
+    const dm = C.cookie.domain;
     const h = loc.hostname;
     d.cookie =
       NAME +
@@ -84,6 +82,74 @@ import CSS from "./banner.css";
     return ch;
   };
 
+  // ---- interceptor: what scripts insert at run time waits for consent ----------------------
+  // The refused category whose declared hosts or URL patterns match URL u (`block`: one
+  // regex over host, path and query, built by the server from the inventory).
+  const refused = (u) => {
+    try {
+      u = new URL(u, loc.href);
+      u = u.host + u.pathname + u.search;
+    } catch (e) {
+      return;
+    }
+    const c = cats.find((c) => c.block && !allowed(c.id) && RegExp(c.block).test(u));
+    return c && c.id;
+  };
+  const A = "data-crumb-";
+  const EP = Element.prototype;
+  const SA = EP.setAttribute;
+  const TAG = { SCRIPT: "src", IFRAME: "src", IMG: "src", LINK: "href" };
+  const held = new Set(); // elements whose request waits, in the order they were stopped
+  // src/href of a script, iframe, img or link to a refused category: kept in data-crumb-*
+  const hold = (e, a, v) => {
+    const c = TAG[e.tagName] == a && refused(v);
+    if (c) {
+      SA.call(e, A + a, v);
+      SA.call(e, A + "category", c);
+      held.add(e);
+    }
+    return c;
+  };
+  [HTMLScriptElement, HTMLIFrameElement, HTMLImageElement, HTMLLinkElement].forEach((K) => {
+    const a = K == HTMLLinkElement ? "href" : "src";
+    const pd = Object.getOwnPropertyDescriptor(K.prototype, a);
+    Object.defineProperty(K.prototype, a, {
+      ...pd,
+      set(v) {
+        hold(this, a, v) || pd.set.call(this, v);
+      },
+    });
+  });
+  EP.setAttribute = function (a, v) {
+    return hold(this, (a + "").toLowerCase(), v + "") || SA.apply(this, arguments);
+  };
+  // backstop for markup the setters never see (innerHTML, document.write, the parser)
+  new MutationObserver((ms) =>
+    ms.forEach((m) =>
+      m.addedNodes.forEach((n) =>
+        (n.tagName ? [n, ...n.querySelectorAll("script,iframe,img,link")] : []).forEach((e) => {
+          const a = TAG[e.tagName];
+          const v = a && e.getAttribute(a);
+          // a script without src is not started yet: restoring src later runs it
+          if (v && !e.hasAttribute(A + "category") && refused(v)) e.removeAttribute(a), hold(e, a, v);
+        }),
+      ),
+    ),
+  ).observe(d, { childList: true, subtree: true });
+  // fetch, sendBeacon and XMLHttpRequest to a refused category fail
+  const F = w.fetch;
+  w.fetch = function (r) {
+    return refused((r && r.url) || r) ? Promise.reject(new TypeError("Crumb")) : F.apply(this, arguments);
+  };
+  const B = nav.sendBeacon;
+  if (B) nav.sendBeacon = (u, b) => !refused(u) && B.call(nav, u, b);
+  const XP = XMLHttpRequest.prototype;
+  const XO = XP.open;
+  // about:blank fails like a network error, without a request
+  XP.open = function (m, u) {
+    return XO.apply(this, refused(u) ? [m, "about:blank"] : arguments);
+  };
+
   // ---- Google Consent Mode v2: default denied before any tag, update on every decision/page ---
   const dl = (w.dataLayer = w.dataLayer || []);
   function gtag() {
@@ -93,20 +159,29 @@ import CSS from "./banner.css";
   const cm = (def) => {
     const o = {};
     KEYS.forEach((k) => (o[k] = "denied"));
-    if (def) {
-      o.wait_for_update = 500;
-      if (C.region) o.region = [C.region];
-    } else cats.forEach((c) => allowed(c.id) && c.consent_mode.forEach((k) => (o[k] = "granted")));
+    if (def) o.wait_for_update = 500;
+    else cats.forEach((c) => allowed(c.id) && c.consent_mode.forEach((k) => (o[k] = "granted")));
     return o;
   };
   gtag("consent", "default", cm(1));
+  // Microsoft UET reads the same queue shape from window.uetq
+  (w.uetq = w.uetq || []).push("consent", "default", { ad_storage: "denied" });
   // by_country: where opt-out applies, Consent Mode's own region-scoped default is granted.
   if (C.opt_out_regions.length) {
     const g = { region: C.opt_out_regions };
     KEYS.forEach((k) => (g[k] = "granted"));
     gtag("consent", "default", g);
   }
-  const update = () => gtag("consent", "update", cm());
+  const update = () => {
+    const o = cm();
+    const fb = w.fbq;
+    const s = ["consent", o.ad_storage == "granted" ? "grant" : "revoke"];
+    gtag("consent", "update", o);
+    w.uetq.push("consent", "update", { ad_storage: o.ad_storage });
+    if (w.clarity) clarity("consentv2", { ad_Storage: o.ad_storage, analytics_Storage: o.analytics_storage });
+    // Meta Pixel: before fbevents.js has loaded, ahead of the queued init and PageView
+    if (fb) fb.callMethod ? fb(...s) : fb.queue && fb.queue.unshift(s);
+  };
   if (saved || cats.some((c) => allowed(c.id) && c.consent_mode.length)) update();
 
   // ---- gated scripts (in document order, each exactly once) and iframes --------------------
@@ -116,9 +191,9 @@ import CSS from "./banner.css";
   const pump = () => {
     while (!busy && queue.length) {
       const s = queue.shift();
-      const n = d.createElement("script");
-      for (const a of s.attributes) if (!/^(type|nonce|data-crumb-category)$/.test(a.name)) n.setAttribute(a.name, a.value);
-      n.type = s.getAttribute("data-crumb-type") || "text/javascript";
+      const n = s.cloneNode(true); // a text/plain script never started, nor does its copy
+      n.removeAttribute(A + "category");
+      n.type = s.getAttribute(A + "type") || "text/javascript";
       n.nonce = s.nonce || nonce;
       if (s.src) {
         busy = 1;
@@ -127,42 +202,34 @@ import CSS from "./banner.css";
           busy = 0;
           pump();
         };
-      } else n.text = s.text;
+      }
       s.replaceWith(n); // the original is gone, so it can never run twice
     }
   };
-  const frame = (f) => {
-    let ph = f._crumb;
-    if (ok(f)) {
-      if (ph) ph.remove();
-      f.style.display = "";
-      f.src = f.getAttribute("data-crumb-src");
-      f.removeAttribute("data-crumb-src");
-    } else if (!ph) {
-      const cat = f.getAttribute("data-crumb-category").split(/\s+/);
-      const sid = f.getAttribute("data-crumb-service");
-      const cn = cat.map((id) => (byId[id] ? tx(byId[id].title) : id)).join(", ");
-      let sn = f.title;
-      cats.forEach((c) => c.services.forEach((s) => s.id == sid && (sn = s.name)));
-      mount();
-      ph = f._crumb = el("div", "crumb-ph");
-      if (f.offsetWidth) {
-        ph.style.width = f.offsetWidth + "px";
-        ph.style.height = f.offsetHeight + "px";
+  // data-crumb-src/-srcset/-poster/-href back in place (through the interceptor, which holds
+  // it again for another refused category)
+  const restore = (e) =>
+    ["src", "srcset", "poster", "href"].forEach((a) => {
+      const v = e.getAttribute(A + a);
+      if (v != null) {
+        e.removeAttribute(A + a);
+        e.setAttribute(a, v);
       }
-      const o = {};
-      cat.forEach((id) => (o[id] = true));
-      ph.append(el("p", 0, t.blocked.replace("{s}", sn || cn).replace("{c}", cn)), btn(t.allow, () => set(o)));
-      f.before(ph);
-      f.style.display = "none";
-    }
-  };
+    });
   const activate = () => {
     d.querySelectorAll("script[type='text/plain'][data-crumb-category]").forEach((s) => {
       if (!s._crumb && ok(s)) queue.push((s._crumb = s));
     });
     pump();
-    d.querySelectorAll("iframe[data-crumb-src][data-crumb-category]").forEach(frame);
+    held.forEach((e) => ok(e) && (restore(e), held.delete(e)));
+    // iframes the page declared get a click-to-load placeholder (drawn by the second stage)
+    d.querySelectorAll("[data-crumb-category]:not(script)").forEach((e) => {
+      const p = e._crumb;
+      if (ok(e)) {
+        if (p) p.remove(), (e.style.display = "");
+        restore(e);
+      } else if (!p && e.tagName == "IFRAME" && !held.has(e) && e.hasAttribute(A + "src")) more(() => X.frame(e));
+    });
   };
 
   // ---- events and the decision record ---------------------------------------------------
@@ -174,21 +241,12 @@ import CSS from "./banner.css";
     at: saved ? saved.at : null,
     mode: C.mode,
     language: lang,
-    signals: sigs.slice(),
+    signals: [...sigs],
     choices: choices(),
   });
   const emit = (name) => {
     const det = get();
-    if (name == "change")
-      subs.forEach((f) => {
-        try {
-          f(det);
-        } catch (e) {
-          setTimeout(() => {
-            throw e;
-          });
-        }
-      });
+    if (name == "change") subs.forEach((f) => setTimeout(f, 0, det)); // a throwing listener stops no other
     d.dispatchEvent(new CustomEvent("crumb:" + name, { detail: det }));
   };
   // Never blocks: fetch keepalive survives navigation. Posts go one after another, so a
@@ -266,64 +324,57 @@ import CSS from "./banner.css";
     s.textContent = css;
     d.head.append(s);
   };
+  const sig = sigs.length ? t.signal.replace("{s}", sigs.join(" / ")) : "";
+  const acts = [() => decide(all(1), "accept_all"), () => decide(all(0), "reject_all")];
+  // The first layer's markup comes from the server (t.bar, first_layer_html renders the same
+  // into the page through the proxy); the script adds the link, the buttons and the signal.
+  const wire = (b) => {
+    b.querySelector("a").href = C.policy_url;
+    b.querySelectorAll("button").forEach((x, i) => (x.onclick = [...acts, show][i]));
+    if (sig) {
+      const s = el("p", "cb-sig", sig);
+      s.id = "cb-s";
+      b.querySelector("p").after(s);
+      b.setAttribute("aria-describedby", "cb-d cb-s");
+    }
+    return b;
+  };
   const mount = () => {
     if (!root) {
-      style(CSS);
-      root = el("div");
-      root.id = "crumb";
-      root.lang = lang;
-      root.dir = /^(ar|he|fa|ur|ps|yi|dv|ckb|sd|ug)\b/i.test(lang) ? "rtl" : "ltr";
-      d.body.append(root);
+      root = d.getElementById("crumb");
+      if (root && root.lang == lang) bar = wire(root.querySelector(".cb-bar"));
+      else {
+        if (root) root.remove(); // rendered for another language
+        style(CSS);
+        root = el("div");
+        root.id = "crumb";
+        root.lang = lang;
+        root.dir = t.dir;
+        d.body.append(root);
+      }
     }
     return root;
-  };
-  const dialog = (cls, id, title, text) => {
-    const box = el("div", cls);
-    box.setAttribute("role", "dialog");
-    box.setAttribute("aria-labelledby", id + "t");
-    box.setAttribute("aria-describedby", id + "d" + (sigs.length ? " " + id + "s" : ""));
-    box.tabIndex = -1;
-    const h = el("h2", 0, title);
-    const p = el("p", 0, text + " ");
-    const a = el("a", 0, t.policy);
-    h.id = id + "t";
-    p.id = id + "d";
-    a.href = C.policy_url;
-    p.append(a);
-    box.append(h, p);
-    if (sigs.length) {
-      const s = el("p", "cb-sig", t.signal.replace("{s}", sigs.join(" / ")));
-      s.id = id + "s";
-      box.append(s);
-    }
-    return box;
-  };
-  const row = (b) => {
-    const r = el("div", "cb-row");
-    r.append(btn(t.accept, () => decide(all(1), "accept_all")), btn(OUT ? t.dns : t.reject, () => decide(all(0), "reject_all")), b);
-    return r;
   };
   const focus = (e) => e.focus({ preventScroll: true });
   const showBar = () => {
     mount();
     if (!bar) {
-      bar = dialog("cb-bar", "cb-", t.title, t.text);
-      bar.append(row(btn(t.prefs, show)));
-      root.append(bar);
+      root.insertAdjacentHTML("afterbegin", t.bar);
+      bar = wire(root.firstChild);
     }
-    bar.style.display = "";
-    if (fab) fab.style.display = "none";
+    bar.hidden = 0;
+    if (fab) fab.hidden = 1;
     focus(bar);
   };
   const hide = () => {
     const b = X.back;
     const mine = root && root.contains(d.activeElement);
-    if (bar) bar.style.display = "none";
+    if (bar) bar.hidden = 1;
     if (X.close) X.close(1);
     if (C.floating_button && C.needs_banner) {
       mount();
       fab = fab || root.appendChild(btn(t.fab, show, "cb-fab"));
-      fab.style.display = "";
+      fab.hidden = 0;
     }
     const to = b && b != d.body && b.getClientRects().length ? b : fab;
     if (mine && to) focus(to);
@@ -349,11 +400,12 @@ import CSS from "./banner.css";
   };
   const show = () => more(() => X.open());
 
-  Object.assign(X, { C, t, tx, lang, nonce, allowed, decide, el, btn, style, mount, dialog, row, focus, emit, bar: () => bar && bar.style.display != "none" && bar });
+  Object.assign(X, { C, t, set, lang, nonce, allowed, decide, el, btn, style, mount, sig, acts, OUT, focus, emit, bar: () => bar && !bar.hidden && bar });
   w.Crumb = { _: X, show, get, allowed, set, on: (e, f) => e == "change" && subs.push(f) };
 
   const start = () => {
     activate();
+    if (w.fbq) update(); // the Meta Pixel snippet ran in the head
     d.addEventListener("click", (e) => {
       if (C.needs_banner && e.target.closest && e.target.closest("[data-crumb-open]")) {
         e.preventDefault();

@@ -2,7 +2,8 @@
  * categories' cookies and storage. Source of dist/more.min.js (built by ../../build.sh), served
  * as /s/{site}/banner-more.js and loaded by banner.js (with SRI) on the first Crumb.show() or
  * refusal. crumb_banner replaces __CRUMB_MORE__ with
- * {categories: {id: {description, services}}, text: {lang: {...}}}. */
+ * {declaration (URL, relative to this script's), categories: {id: {title, description, services}},
+ * text: {lang: {...}}}. */
 import CSS from "./more.css";
 
 (() => {
@@ -12,16 +13,69 @@ import CSS from "./more.css";
   const P = __CRUMB_MORE__;
   const d = document;
   const loc = location;
-  const { C, el, btn, tx } = X;
-  const t = Object.assign({}, X.t, P.text[X.lang] || P.text[C.languages[0]]);
+  const { C, el, btn } = X;
+  const L = C.languages;
+  const t = Object.assign({}, X.t, P.text[X.lang] || P.text[L[0]]);
+  const tx = (m) => m[X.lang] || m[L[0]] || "";
+  const cat = (id) => P.categories[id] || { title: {}, description: {}, services: [] };
   let dlg, decl, styled;
+  const css = () => styled || X.style(CSS);
+  const dialog = (title, text) => {
+    const box = el("div", "cb-box");
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-labelledby", "cb-pt");
+    box.setAttribute("aria-describedby", "cb-pd" + (X.sig ? " cb-ps" : ""));
+    box.tabIndex = -1;
+    const h = el("h2", 0, title);
+    const p = el("p", 0, text + " ");
+    const a = el("a", 0, t.policy);
+    h.id = "cb-pt";
+    p.id = "cb-pd";
+    a.href = C.policy_url;
+    p.append(a);
+    box.append(h, p);
+    if (X.sig) {
+      const s = el("p", "cb-sig", X.sig);
+      s.id = "cb-ps";
+      box.append(s);
+    }
+    return box;
+  };
+  const row = (b) => {
+    const r = el("div", "cb-row");
+    r.append(btn(t.accept, X.acts[0]), btn(X.OUT ? t.dns : t.reject, X.acts[1]), b);
+    return r;
+  };
+
+  // ---- click-to-load placeholder for an iframe of a refused category ------------------------
+  X.frame = (f) => {
+    if (f._crumb) return;
+    const ids = f.getAttribute("data-crumb-category").split(/\s+/);
+    const sid = f.getAttribute("data-crumb-service");
+    const cn = ids.map((id) => tx(cat(id).title) || id).join(", ");
+    let sn = f.title;
+    ids.forEach((id) => cat(id).services.forEach((s) => s.id == sid && (sn = s.name)));
+    X.mount();
+    css();
+    styled = 1;
+    const ph = (f._crumb = el("div", "crumb-ph"));
+    if (f.offsetWidth) {
+      ph.style.width = f.offsetWidth + "px";
+      ph.style.height = f.offsetHeight + "px";
+    }
+    const o = {};
+    ids.forEach((id) => (o[id] = true));
+    ph.append(el("p", 0, t.blocked.replace("{s}", sn || cn).replace("{c}", cn)), btn(t.allow, () => X.set(o)));
+    f.before(ph);
+    f.style.display = "none";
+  };
 
   // ---- declaration.json (crumb_policy::declaration): per-cookie details and what to delete ----
   const items = (j, id) => (j.categories.find((c) => c.id == id) || { items: [] }).items;
   const getDecl = () =>
     (decl =
       decl ||
-      fetch(C.declaration, { credentials: "omit" }).then((r) => {
+      fetch(new URL(P.declaration, C.more), { credentials: "omit" }).then((r) => {
         if (!r.ok) throw r.status;
         return r.json();
       })).catch((e) => {
@@ -104,18 +158,18 @@ import CSS from "./more.css";
 
   const open = () => {
     const root = X.mount();
-    if (!styled) X.style(CSS);
+    css();
     styled = 1;
     close(1);
     X.back = d.activeElement;
     dlg = el("div", "cb-dlg");
-    const box = X.dialog("cb-box", "cb-p", t.ptitle, t.ptext);
+    const box = dialog(t.ptitle, t.ptext);
     box.setAttribute("aria-modal", "true");
     const x = btn("\u00d7", () => close(), "cb-x");
     x.setAttribute("aria-label", t.close);
     box.prepend(x);
     C.categories.forEach((c, i) => {
-      const more = P.categories[c.id] || { description: {}, services: [] };
+      const more = cat(c.id);
       const sec = el("div", "cb-cat");
       const lab = el("label", "cb-sw");
       const inp = el("input");
@@ -125,7 +179,7 @@ import CSS from "./more.css";
       inp.checked = X.allowed(c.id);
       inp.disabled = c.required;
       inp.setAttribute("aria-describedby", "cb-c" + i);
-      lab.append(inp, el("span", 0, tx(c.title)));
+      lab.append(inp, el("span", 0, tx(more.title)));
       if (c.required) lab.append(el("span", "cb-m", t.always));
       const desc = el("p", "cb-m", tx(more.description));
       desc.id = "cb-c" + i;
@@ -149,7 +203,7 @@ import CSS from "./more.css";
       box.append(sec);
     });
     box.append(
-      X.row(
+      row(
         btn(t.save, () => {
           const ch = {};
           box.querySelectorAll("input").forEach((i) => (ch[i.value] = i.checked));
