@@ -91,11 +91,12 @@ pub fn dir(lang: &str) -> &'static str {
 }
 
 /// The first-stage strings of one language: the first layer's markup, its direction, the
-/// floating button and the signal sentence.
+/// floating button's markup and the signal sentence.
 pub(crate) fn core_text(cfg: &ClientConfig, lang: &str) -> BTreeMap<&'static str, String> {
     let (c, _) = text::for_language(lang);
     let signal = if cfg.mode == RegionalMode::OptOut { c.signal_opt_out } else { c.signal_opt_in };
-    [("bar", bar_html(cfg, lang)), ("dir", dir(lang).into()), ("fab", c.fab.into()), ("signal", signal.into())].into()
+    let fab = format!("<button type=button class=cb-fab>{}</button>", esc(c.fab));
+    [("bar", bar_html(cfg, lang)), ("dir", dir(lang).into()), ("fab", fab), ("signal", signal.into())].into()
 }
 
 /// The second-stage strings of one language (preferences dialog and embed placeholder).

@@ -218,7 +218,8 @@ impl SiteBanner {
             mode: cfg.mode,
             opt_out_regions: &cfg.opt_out_regions,
             languages: &cfg.languages,
-            floating_button: cfg.floating_button,
+            // the button reopens a banner: none on a site that needs none
+            floating_button: cfg.floating_button && cfg.needs_banner,
             needs_banner: cfg.needs_banner,
             categories: cfg
                 .categories

@@ -18,9 +18,9 @@ import CSS from "./banner.css";
   const C = __CRUMB_CONFIG__;
   const T = __CRUMB_TEXT__;
   const cur = d.currentScript;
-  const nonce = (cur && cur.nonce) || "";
+  const nonce = cur?.nonce || "";
   // the server inlines relative URLs; they are relative to this script's own URL
-  ["api", "policy_url", "more"].forEach((k) => (C[k] = new URL(C[k], (cur && cur.src) || loc.href).href));
+  ["api", "policy_url", "more"].forEach((k) => (C[k] = new URL(C[k], cur?.src || loc.href).href));
   const cats = C.categories;
   const L = C.languages;
   const byId = {};
@@ -31,19 +31,19 @@ import CSS from "./banner.css";
   // ---- language: the first of navigator.languages the site offers (exact, then base) ------
   const base = (l) => l.toLowerCase().split("-")[0];
   const pick = () => {
-    for (const l of nav.languages || [nav.language || ""]) {
+    for (const l of nav.languages) {
       const hit = L.find((s) => s.toLowerCase() == l.toLowerCase()) || L.find((s) => base(s) == base(l));
       if (hit) return hit;
     }
     return L[0];
   };
   const lang = pick();
-  const t = T[lang] || T[L[0]];
+  const t = T[lang]; // the server inlines every language it offers
 
   // ---- signals ------------------------------------------------------------------------
   const sigs = [];
   if (nav.globalPrivacyControl === true && C.signals.gpc == "honor") sigs.push("Global Privacy Control");
-  if ((nav.doNotTrack == "1" || w.doNotTrack == "1") && C.signals.dnt == "honor") sigs.push("Do Not Track");
+  if (nav.doNotTrack == "1" && C.signals.dnt == "honor") sigs.push("Do Not Track");
 
   // ---- the consent cookie: 1.<id|->.<version>.<granted~|->.<unix secs> --------------------
   const NAME = C.cookie.name;
@@ -93,7 +93,7 @@ import CSS from "./banner.css";
       return;
     }
     const c = cats.find((c) => c.block && !allowed(c.id) && RegExp(c.block).test(u));
-    return c && c.id;
+    return c?.id;
   };
   const A = "data-crumb-";
   const EP = Element.prototype;
@@ -139,7 +139,7 @@ import CSS from "./banner.css";
   // fetch, sendBeacon and XMLHttpRequest to a refused category fail
   const F = w.fetch;
   w.fetch = function (r) {
-    return refused((r && r.url) || r) ? Promise.reject(new TypeError("Crumb")) : F.apply(this, arguments);
+    return refused(r?.url || r) ? Promise.reject(TypeError("Crumb")) : F.apply(this, arguments);
   };
   const B = nav.sendBeacon;
   if (B) nav.sendBeacon = (u, b) => !refused(u) && B.call(nav, u, b);
@@ -180,7 +180,7 @@ import CSS from "./banner.css";
     w.uetq.push("consent", "update", { ad_storage: o.ad_storage });
     if (w.clarity) clarity("consentv2", { ad_Storage: o.ad_storage, analytics_Storage: o.analytics_storage });
     // Meta Pixel: before fbevents.js has loaded, ahead of the queued init and PageView
-    if (fb) fb.callMethod ? fb(...s) : fb.queue && fb.queue.unshift(s);
+    if (fb) fb.callMethod ? fb(...s) : fb.queue?.unshift(s);
   };
   if (saved || cats.some((c) => allowed(c.id) && c.consent_mode.length)) update();
 
@@ -235,10 +235,10 @@ import CSS from "./banner.css";
   // ---- events and the decision record ---------------------------------------------------
   const subs = [];
   const get = () => ({
-    consent_id: saved ? saved.id : null,
+    consent_id: saved?.id ?? null,
     decided: !!saved,
     version: C.version,
-    at: saved ? saved.at : null,
+    at: saved?.at ?? null,
     mode: C.mode,
     language: lang,
     signals: [...sigs],
@@ -252,7 +252,7 @@ import CSS from "./banner.css";
   // Never blocks: fetch keepalive survives navigation. Posts go one after another, so a
   // decision made before the first receipt arrived still carries its consent id. Retried on
   // network errors, 429 and 5xx after 1, 3, 9 and 27 s.
-  let cid = saved && saved.id;
+  let cid = saved?.id;
   let chain = Promise.resolve();
   const send = (body, n) => {
     if (cid) body.consent_id = cid;
@@ -268,7 +268,7 @@ import CSS from "./banner.css";
         if (r.status == 429 || r.status > 499) throw 0;
       })
       .then((j) => {
-        if (j && j.consent_id) {
+        if (j?.consent_id) {
           cid = cid || j.consent_id;
           if (saved && !saved.id) {
             saved.id = cid;
@@ -312,12 +312,6 @@ import CSS from "./banner.css";
     if (text) e.textContent = text;
     return e;
   };
-  const btn = (text, fn, cls) => {
-    const b = el("button", cls || "cb-b", text);
-    b.type = "button";
-    b.onclick = fn;
-    return b;
-  };
   const style = (css) => {
     const s = el("style");
     s.nonce = nonce;
@@ -342,7 +336,7 @@ import CSS from "./banner.css";
   const mount = () => {
     if (!root) {
       root = d.getElementById("crumb");
-      if (root && root.lang == lang) bar = wire(root.querySelector(".cb-bar"));
+      if (root?.lang == lang) bar = wire(root.querySelector(".cb-bar"));
       else {
         if (root) root.remove(); // rendered for another language
         style(CSS);
@@ -368,12 +362,15 @@ import CSS from "./banner.css";
   };
   const hide = () => {
     const b = X.back;
-    const mine = root && root.contains(d.activeElement);
+    const mine = root?.contains(d.activeElement);
     if (bar) bar.hidden = 1;
     if (X.close) X.close(1);
-    if (C.floating_button && C.needs_banner) {
+    if (C.floating_button) {
       mount();
-      fab = fab || root.appendChild(btn(t.fab, show, "cb-fab"));
+      if (!fab) {
+        root.insertAdjacentHTML("beforeend", t.fab);
+        (fab = root.lastChild).onclick = show;
+      }
       fab.hidden = 0;
     }
     const to = b && b != d.body && b.getClientRects().length ? b : fab;
@@ -400,14 +397,14 @@ import CSS from "./banner.css";
   };
   const show = () => more(() => X.open());
 
-  Object.assign(X, { C, t, set, lang, nonce, allowed, decide, el, btn, style, mount, sig, acts, OUT, focus, emit, bar: () => bar && !bar.hidden && bar });
+  Object.assign(X, { C, t, set, lang, nonce, allowed, decide, el, style, mount, sig, acts, OUT, focus, emit, bar: () => bar && !bar.hidden && bar });
   w.Crumb = { _: X, show, get, allowed, set, on: (e, f) => e == "change" && subs.push(f) };
 
   const start = () => {
     activate();
     if (w.fbq) update(); // the Meta Pixel snippet ran in the head
     d.addEventListener("click", (e) => {
-      if (C.needs_banner && e.target.closest && e.target.closest("[data-crumb-open]")) {
+      if (C.needs_banner && e.target.closest?.("[data-crumb-open]")) {
         e.preventDefault();
         show();
       }

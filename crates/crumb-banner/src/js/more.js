@@ -13,7 +13,13 @@ import CSS from "./more.css";
   const P = __CRUMB_MORE__;
   const d = document;
   const loc = location;
-  const { C, el, btn } = X;
+  const { C, el } = X;
+  const btn = (text, fn, cls) => {
+    const b = el("button", cls || "cb-b", text);
+    b.type = "button";
+    b.onclick = fn;
+    return b;
+  };
   const L = C.languages;
   const t = Object.assign({}, X.t, P.text[X.lang] || P.text[L[0]]);
   const tx = (m) => m[X.lang] || m[L[0]] || "";
