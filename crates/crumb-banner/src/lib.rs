@@ -248,7 +248,11 @@ impl SiteBanner {
     }
 }
 
-/// The tag a site pastes: `<script async src=... integrity=... crossorigin=anonymous>`.
+/// The tag a site pastes first in its `<head>`: `<script src=... integrity=... crossorigin=anonymous>`.
+///
+/// It is a classic, synchronous tag (no `async`, no `defer`): the interceptor in the banner
+/// must run before any other script of the page, or it cannot hold back what those scripts
+/// insert (docs/banner.md, "Run-time interceptor").
 ///
 /// With `pinned`, the tag carries the banner's SRI hash and a `?v=` of its ETag: the browser
 /// then runs exactly these bytes, so the tag must be printed again after each policy change
@@ -258,12 +262,20 @@ pub fn snippet(base_url: &str, site: &str, pinned: Option<&Asset>) -> String {
     let base = base_url.trim_end_matches('/');
     match pinned {
         Some(a) => format!(
-            "<script async src=\"{base}/s/{site}/banner.js?v={}\" integrity=\"{}\" crossorigin=\"anonymous\"></script>",
+            "<script src=\"{base}/s/{site}/banner.js?v={}\" integrity=\"{}\" crossorigin=\"anonymous\"></script>",
             a.etag.trim_matches('"'),
             a.integrity
         ),
-        None => format!("<script async src=\"{base}/s/{site}/banner.js\" crossorigin=\"anonymous\"></script>"),
+        None => format!("<script src=\"{base}/s/{site}/banner.js\" crossorigin=\"anonymous\"></script>"),
     }
+}
+
+/// The tag the guard inserts as the first child of `<head>`: `<script src="SRC" nonce="N">`,
+/// synchronous like [`snippet`]'s, with the page's CSP nonce when it has one.
+pub fn head_tag(src: &str, nonce: Option<&str>) -> String {
+    let attr = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+    let nonce = nonce.map(|n| format!(" nonce=\"{}\"", attr(n))).unwrap_or_default();
+    format!("<script src=\"{}\"{nonce}></script>", attr(src))
 }
 
 #[cfg(test)]
@@ -389,7 +401,9 @@ mod tests {
     fn snippet_pins_or_follows() {
         let a = Asset::new("x".into()).expect("asset");
         let s = snippet("https://c.example/", "shop", Some(&a));
-        assert!(s.starts_with("<script async src=\"https://c.example/s/shop/banner.js?v="));
+        assert!(s.starts_with("<script src=\"https://c.example/s/shop/banner.js?v="));
+        assert!(!s.contains("async") && !s.contains("defer"), "the interceptor needs a synchronous tag");
+        assert_eq!(head_tag("/s/shop/banner.js?a=1&b=\"", Some("n1")), "<script src=\"/s/shop/banner.js?a=1&amp;b=&quot;\" nonce=\"n1\"></script>");
         assert!(s.contains(&format!("integrity=\"{}\"", a.integrity)) && s.contains("crossorigin=\"anonymous\""));
         assert!(!snippet("https://c.example", "shop", None).contains("integrity"));
     }

@@ -803,3 +803,121 @@ async fn served_banner_headers_and_pinned_snippet() {
     must(&page, "!!document.querySelector('#crumb .cb-dlg')").await;
     assert_eq!(eval::<Vec<String>>(&page, "__errors").await, Vec::<String>::new());
 }
+
+/// Issue 14 item 2: a tag-manager-style loader inserts a script, a pixel, an iframe, a preload
+/// and another script from a second site (`localhost:T`, declared as a marketing host) at run
+/// time, calls fetch, sendBeacon and XHR, and the HTML has a parser-inserted script from it.
+/// Before any choice and after Reject all, the second site's server sees no request (the
+/// parser-inserted script may be fetched by the preload scanner but never runs); after Accept
+/// all, everything loads in the order it was inserted. Declared cookies in every domain/path
+/// variant, storage keys (exact and prefix) and IndexedDB databases go on reject and on withdrawal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_time_resources_wait_for_consent_and_refusal_deletes_everything() {
+    let tracker = Server::start(|req| {
+        let path = req.path.split('?').next().unwrap_or_default();
+        let ran = |name: &str| format!("window.__ran=(window.__ran||[]).concat('{name}')");
+        let r = match path {
+            "/s.js" => Response::new(200, "text/javascript", ran(req.path.rsplit('=').next().unwrap_or_default())),
+            "/parser.js" => Response::new(200, "text/javascript", ran("parser")),
+            "/l.js" => Response::new(200, "text/javascript", "1"),
+            "/p.gif" => Response::new(200, "image/gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec()),
+            "/f.html" => Response::new(200, "text/html", "<p>sync</p>"),
+            _ => Response::new(200, "text/plain", "ok"),
+        };
+        r.header("access-control-allow-origin", "*")
+    });
+    let t = format!("http://localhost:{}", tracker.port);
+    let extra = "\n[[services]]\nid = \"trk\"\nname = \"Tracker\"\nprovider = \"Tracker Inc.\"\ncategory = \"marketing\"\npurpose = \"Cross-site tracking\"\nhosts = [\"localhost\"]\n\
+[[cookies]]\nname = \"_trk\"\ncategory = \"marketing\"\npurpose = \"Tracking\"\nduration = \"1 year\"\n\
+[[cookies]]\nname = \"_trkx_*\"\ncategory = \"marketing\"\npurpose = \"Tracking\"\nduration = \"1 year\"\n\
+[[storage]]\nname = \"trk_*\"\nkind = \"local_storage\"\ncategory = \"marketing\"\npurpose = \"Queue\"\nduration = \"persistent\"\n\
+[[storage]]\nname = \"trk_s\"\nkind = \"session_storage\"\ncategory = \"marketing\"\npurpose = \"Session\"\nduration = \"persistent\"\n\
+[[storage]]\nname = \"trk-db\"\nkind = \"indexed_db\"\ncategory = \"marketing\"\npurpose = \"Events\"\nduration = \"persistent\"\n";
+    let toml = leadsgen_toml(&[("origins = [\"leadsgen.app\", \"*.leadsgen.app\"]", "origins = [\"leadsgen.app\", \"*.leadsgen.app\", \"http://*.shop.localhost\"]")]) + extra;
+    let backend = Backend::start(&toml);
+    let host = Host::start();
+    let html = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
+<script src="{banner}"></script>
+<script>
+window.__plant = () => {{
+  for (const c of ['_trk=1;path=/', '_trk=2;path=/a', '_trk=3;path=/a/b', '_trk=4;path=/;domain=shop.localhost', '_trk=5;path=/a;domain=www.shop.localhost', '_trkx_1=1;path=/', 'mine=1;path=/'])
+    document.cookie = c;
+  localStorage.setItem('trk_a', '1'); localStorage.setItem('keep', '1'); sessionStorage.setItem('trk_s', '1');
+  return new Promise(ok => {{ indexedDB.open('trk-db').onsuccess = e => {{ e.target.result.close(); ok(true) }} }});
+}};
+document.addEventListener('crumb:purged', () => window.__purged = (window.__purged || 0) + 1);
+</script></head><body><h1>Shop</h1>
+<script src="{t}/parser.js"></script>
+<script>
+window.__r = {{}};
+const T = '{t}';
+const s1 = document.createElement('script'); s1.src = T + '/s.js?n=s1'; s1.onload = () => __r.s1 = 'loaded'; document.head.appendChild(s1);
+const img = new Image(); img.src = T + '/p.gif';
+const f = document.createElement('iframe'); f.src = T + '/f.html'; f.width = 1; f.height = 1; document.body.appendChild(f);
+const l = document.createElement('link'); l.rel = 'preload'; l.as = 'script'; l.setAttribute('href', T + '/l.js'); document.head.appendChild(l);
+const s2 = document.createElement('script'); s2.setAttribute('src', T + '/s.js?n=s2'); document.body.appendChild(s2);
+fetch(T + '/fetch').then(() => __r.fetch = 'sent', () => __r.fetch = 'refused');
+__r.beacon = navigator.sendBeacon(T + '/beacon', 'x');
+const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.xhr = 'sent'; x.onerror = () => __r.xhr = 'refused'; x.send();
+</script></body></html>"#,
+        banner = backend.banner_src("leadsgen"),
+    );
+    host.page("/a/b/page", html, None);
+    let url = format!("http://www.shop.localhost:{}/a/b/page", host.server.port);
+    let s = Session::start().await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    assert!(eval::<bool>(&page, "__plant()").await);
+    must(&page, "__r.fetch === 'refused' && __r.xhr === 'refused' && __r.beacon === false").await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let seen = |srv: &Server| -> Vec<String> {
+        srv.requests().into_iter().map(|r| r.path).filter(|p| p != "/parser.js").collect()
+    };
+    assert_eq!(seen(&tracker), Vec::<String>::new(), "requests to the second site before any choice");
+    assert!(eval::<bool>(&page, "window.__ran === undefined").await, "nothing of the second site ran");
+    let held: Vec<String> = eval(&page, "[...document.querySelectorAll('[data-crumb-category=marketing]')].map(e => e.tagName)").await;
+    assert!(held.len() >= 5, "held elements are marked: {held:?}");
+
+    // Reject all: still nothing, and the leftovers are gone in every variant
+    click(&page, "Reject all").await;
+    must(&page, "window.__purged >= 1").await;
+    let names = cookie_names(&page).await;
+    assert!(names.iter().all(|n| !n.starts_with("_trk")), "declared cookies left after Reject all: {names:?}");
+    assert!(names.contains(&"mine".to_string()), "undeclared cookie kept: {names:?}");
+    must(&page, "!localStorage.getItem('trk_a') && localStorage.getItem('keep') === '1' && !sessionStorage.getItem('trk_s')").await;
+    must(&page, "(async () => !(await indexedDB.databases()).some(d => d.name === 'trk-db'))()").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(seen(&tracker), Vec::<String>::new(), "requests to the second site after Reject all");
+
+    // Accept all: everything held loads, in the order it was held back
+    click(&page, "Privacy choices").await;
+    must(&page, "!!document.querySelector('#crumb .cb-box')").await;
+    click(&page, "Accept all").await;
+    must(&page, "(window.__ran || []).includes('s1') && __ran.includes('s2') && __ran.includes('parser') && __r.s1 === 'loaded'").await;
+    let order: Vec<String> = eval(
+        &page,
+        &format!("performance.getEntriesByType('resource').filter(e => e.name.startsWith('{t}') && !e.name.endsWith('parser.js') && !/fetch|beacon|xhr/.test(e.name)).sort((a, b) => a.startTime - b.startTime).map(e => e.name.slice({}))", t.len()),
+    )
+    .await;
+    assert_eq!(order, ["/s.js?n=s1", "/p.gif", "/f.html", "/l.js", "/s.js?n=s2"], "held resources load in order");
+    assert!(eval::<bool>(&page, &format!("fetch('{t}/fetch2').then(r => r.ok)")).await, "fetch allowed after consent");
+    assert!(eval::<bool>(&page, &format!("navigator.sendBeacon('{t}/beacon2', 'x')")).await);
+    let paths = seen(&tracker);
+    for p in ["/s.js?n=s1", "/p.gif", "/f.html", "/l.js", "/s.js?n=s2", "/fetch2"] {
+        assert!(paths.iter().any(|x| x == p), "{p} requested after Accept all: {paths:?}");
+    }
+
+    // withdrawal deletes it all again
+    assert!(eval::<bool>(&page, "__plant()").await);
+    assert!(eval::<bool>(&page, "Crumb.set({marketing: false}), true").await);
+    must(&page, "window.__purged >= 2").await;
+    let names = cookie_names(&page).await;
+    assert!(names.iter().all(|n| !n.starts_with("_trk")), "declared cookies left after withdrawal: {names:?}");
+    must(&page, "!localStorage.getItem('trk_a') && !sessionStorage.getItem('trk_s')").await;
+    must(&page, "(async () => !(await indexedDB.databases()).some(d => d.name === 'trk-db'))()").await;
+    let before = seen(&tracker).len();
+    assert!(eval::<bool>(&page, &format!("fetch('{t}/fetch3').then(() => false, () => true)")).await, "fetch refused again");
+    assert_eq!(seen(&tracker).len(), before, "no request after withdrawal");
+}

@@ -138,11 +138,9 @@ import CSS from "./banner.css";
   ).observe(d, { childList: true, subtree: true });
   // fetch, sendBeacon and XMLHttpRequest to a refused category fail
   const F = w.fetch;
-  w.fetch = function (r) {
-    return refused(r?.url || r) ? Promise.reject(TypeError("Crumb")) : F.apply(this, arguments);
-  };
+  w.fetch = (...a) => (refused(a[0]?.url || a[0]) ? Promise.reject(TypeError("Crumb")) : F(...a));
   const B = nav.sendBeacon;
-  if (B) nav.sendBeacon = (u, b) => !refused(u) && B.call(nav, u, b);
+  nav.sendBeacon = (u, b) => !refused(u) && B.call(nav, u, b);
   const XP = XMLHttpRequest.prototype;
   const XO = XP.open;
   // about:blank fails like a network error, without a request
@@ -197,7 +195,6 @@ import CSS from "./banner.css";
       n.nonce = s.nonce || nonce;
       if (s.src) {
         busy = 1;
-        n.async = false;
         n.onload = n.onerror = () => {
           busy = 0;
           pump();
@@ -364,7 +361,7 @@ import CSS from "./banner.css";
     const b = X.back;
     const mine = root?.contains(d.activeElement);
     if (bar) bar.hidden = 1;
-    if (X.close) X.close(1);
+    X.close?.(1);
     if (C.floating_button) {
       mount();
       if (!fab) {
