@@ -150,7 +150,8 @@ mod tests {
 
     fn cfg(src: &str, mode: RegionalMode) -> ClientConfig {
         let inv = toml::from_str(src).expect("example parses");
-        let ctx = ClientContext { base_url: "https://c.example".into(), valid_versions: Vec::new(), mode, region: None };
+        let ctx =
+            ClientContext { base_url: "https://c.example".into(), valid_versions: Vec::new(), mode, region: None };
         client_config(&inv, &ctx)
     }
 

@@ -40,7 +40,8 @@ fn host_alt(pattern: &str) -> Option<String> {
 fn url_alt(pattern: &str) -> Option<String> {
     let p = pattern.trim();
     let lower = p.to_ascii_lowercase();
-    let rest = ["https://", "http://", "//"].iter().find_map(|s| lower.starts_with(s).then(|| &p[s.len()..])).unwrap_or(p);
+    let rest =
+        ["https://", "http://", "//"].iter().find_map(|s| lower.starts_with(s).then(|| &p[s.len()..])).unwrap_or(p);
     if rest.is_empty() {
         return None;
     }

@@ -212,7 +212,12 @@ impl SiteBanner {
             // the script compares the domain with the page's host as is
             cookie: crumb_core::client::CookieSettings {
                 name: cfg.cookie.name.clone(),
-                domain: cfg.cookie.domain.as_deref().map(|d| d.trim_start_matches('.').to_string()).filter(|d| !d.is_empty()),
+                domain: cfg
+                    .cookie
+                    .domain
+                    .as_deref()
+                    .map(|d| d.trim_start_matches('.').to_string())
+                    .filter(|d| !d.is_empty()),
             },
             signals: &cfg.signals,
             mode: cfg.mode,
@@ -403,7 +408,10 @@ mod tests {
         let s = snippet("https://c.example/", "shop", Some(&a));
         assert!(s.starts_with("<script src=\"https://c.example/s/shop/banner.js?v="));
         assert!(!s.contains("async") && !s.contains("defer"), "the interceptor needs a synchronous tag");
-        assert_eq!(head_tag("/s/shop/banner.js?a=1&b=\"", Some("n1")), "<script src=\"/s/shop/banner.js?a=1&amp;b=&quot;\" nonce=\"n1\"></script>");
+        assert_eq!(
+            head_tag("/s/shop/banner.js?a=1&b=\"", Some("n1")),
+            "<script src=\"/s/shop/banner.js?a=1&amp;b=&quot;\" nonce=\"n1\"></script>"
+        );
         assert!(s.contains(&format!("integrity=\"{}\"", a.integrity)) && s.contains("crossorigin=\"anonymous\""));
         assert!(!snippet("https://c.example", "shop", None).contains("integrity"));
     }

@@ -614,6 +614,7 @@ async fn strict_csp_page_with_nonce_works() {
     );
     click(&page, "Preferences").await;
     must(&page, "!!document.querySelector('#crumb .cb-dlg') && getComputedStyle(document.querySelector('#crumb .cb-dlg')).position === 'fixed'").await;
+    assert!(eval::<bool>(&page, "window.__log = [], true").await);
     click(&page, "Accept all").await;
     must(&page, "(window.__ran||[]).length === 5").await;
     must(&page, "Crumb.get().consent_id !== null").await;
@@ -809,7 +810,8 @@ async fn served_banner_headers_and_pinned_snippet() {
 /// time, calls fetch, sendBeacon and XHR, and the HTML has a parser-inserted script from it.
 /// Before any choice and after Reject all, the second site's server sees no request (the
 /// parser-inserted script may be fetched by the preload scanner but never runs); after Accept
-/// all, everything loads in the order it was inserted. Declared cookies in every domain/path
+/// all, everything loads in the order it was held back, and the guard's neutralised markup
+/// (CONTRACT14: data-crumb-src/-href/-poster, data-crumb-type) is restored; "undeclared" never runs. Declared cookies in every domain/path
 /// variant, storage keys (exact and prefix) and IndexedDB databases go on reject and on withdrawal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_time_resources_wait_for_consent_and_refusal_deletes_everything() {
@@ -833,7 +835,10 @@ async fn run_time_resources_wait_for_consent_and_refusal_deletes_everything() {
 [[storage]]\nname = \"trk_*\"\nkind = \"local_storage\"\ncategory = \"marketing\"\npurpose = \"Queue\"\nduration = \"persistent\"\n\
 [[storage]]\nname = \"trk_s\"\nkind = \"session_storage\"\ncategory = \"marketing\"\npurpose = \"Session\"\nduration = \"persistent\"\n\
 [[storage]]\nname = \"trk-db\"\nkind = \"indexed_db\"\ncategory = \"marketing\"\npurpose = \"Events\"\nduration = \"persistent\"\n";
-    let toml = leadsgen_toml(&[("origins = [\"leadsgen.app\", \"*.leadsgen.app\"]", "origins = [\"leadsgen.app\", \"*.leadsgen.app\", \"http://*.shop.localhost\"]")]) + extra;
+    let toml = leadsgen_toml(&[(
+        "origins = [\"leadsgen.app\", \"*.leadsgen.app\"]",
+        "origins = [\"leadsgen.app\", \"*.leadsgen.app\", \"http://*.shop.localhost\"]",
+    )]) + extra;
     let backend = Backend::start(&toml);
     let host = Host::start();
     let html = format!(
@@ -849,9 +854,17 @@ window.__plant = () => {{
 document.addEventListener('crumb:purged', () => window.__purged = (window.__purged || 0) + 1);
 </script></head><body><h1>Shop</h1>
 <script src="{t}/parser.js"></script>
+<img data-crumb-src="{t}/g.gif" data-crumb-category="marketing" data-crumb-service="trk" alt="">
+<link rel="preconnect" data-crumb-href="{t}/" data-crumb-category="marketing">
+<video data-crumb-poster="{t}/poster.gif" data-crumb-category="marketing"></video>
+<script type="text/plain" data-crumb-type="module" data-crumb-category="marketing" src="{t}/s.js?n=m"></script>
+<script type="text/plain" data-crumb-category="undeclared" src="{t}/s.js?n=u"></script>
 <script>
 window.__r = {{}};
 const T = '{t}';
+// records the order in which the banner hands src/href back (after the test sets __log)
+const SA0 = Element.prototype.setAttribute;
+Element.prototype.setAttribute = function (a, v) {{ if (window.__log && /^(src|href)$/.test(a)) __log.push(String(v).slice(T.length)); return SA0.apply(this, arguments) }};
 const s1 = document.createElement('script'); s1.src = T + '/s.js?n=s1'; s1.onload = () => __r.s1 = 'loaded'; document.head.appendChild(s1);
 const img = new Image(); img.src = T + '/p.gif';
 const f = document.createElement('iframe'); f.src = T + '/f.html'; f.width = 1; f.height = 1; document.body.appendChild(f);
@@ -877,7 +890,8 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     };
     assert_eq!(seen(&tracker), Vec::<String>::new(), "requests to the second site before any choice");
     assert!(eval::<bool>(&page, "window.__ran === undefined").await, "nothing of the second site ran");
-    let held: Vec<String> = eval(&page, "[...document.querySelectorAll('[data-crumb-category=marketing]')].map(e => e.tagName)").await;
+    let held: Vec<String> =
+        eval(&page, "[...document.querySelectorAll('[data-crumb-category=marketing]')].map(e => e.tagName)").await;
     assert!(held.len() >= 5, "held elements are marked: {held:?}");
 
     // Reject all: still nothing, and the leftovers are gone in every variant
@@ -886,7 +900,11 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     let names = cookie_names(&page).await;
     assert!(names.iter().all(|n| !n.starts_with("_trk")), "declared cookies left after Reject all: {names:?}");
     assert!(names.contains(&"mine".to_string()), "undeclared cookie kept: {names:?}");
-    must(&page, "!localStorage.getItem('trk_a') && localStorage.getItem('keep') === '1' && !sessionStorage.getItem('trk_s')").await;
+    must(
+        &page,
+        "!localStorage.getItem('trk_a') && localStorage.getItem('keep') === '1' && !sessionStorage.getItem('trk_s')",
+    )
+    .await;
     must(&page, "(async () => !(await indexedDB.databases()).some(d => d.name === 'trk-db'))()").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(seen(&tracker), Vec::<String>::new(), "requests to the second site after Reject all");
@@ -894,20 +912,30 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     // Accept all: everything held loads, in the order it was held back
     click(&page, "Privacy choices").await;
     must(&page, "!!document.querySelector('#crumb .cb-box')").await;
+    assert!(eval::<bool>(&page, "window.__log = [], true").await);
     click(&page, "Accept all").await;
-    must(&page, "(window.__ran || []).includes('s1') && __ran.includes('s2') && __ran.includes('parser') && __r.s1 === 'loaded'").await;
-    let order: Vec<String> = eval(
-        &page,
-        &format!("performance.getEntriesByType('resource').filter(e => e.name.startsWith('{t}') && !e.name.endsWith('parser.js') && !/fetch|beacon|xhr/.test(e.name)).sort((a, b) => a.startTime - b.startTime).map(e => e.name.slice({}))", t.len()),
-    )
-    .await;
-    assert_eq!(order, ["/s.js?n=s1", "/p.gif", "/f.html", "/l.js", "/s.js?n=s2"], "held resources load in order");
+    must(&page, "['s1', 's2', 'parser', 'm'].every(n => (window.__ran || []).includes(n)) && __r.s1 === 'loaded'")
+        .await;
+    assert!(eval::<bool>(&page, "document.querySelector('script[src$=\"n=m\"]').type === 'module' && document.querySelector('video').getAttribute('poster').endsWith('/poster.gif')").await);
+    let order: Vec<String> = eval(&page, "__log").await;
+    assert_eq!(
+        order,
+        ["/parser.js", "/s.js?n=s1", "/p.gif", "/f.html", "/l.js", "/s.js?n=s2", "/g.gif", "/"],
+        "held resources are released in the order they were held"
+    );
     assert!(eval::<bool>(&page, &format!("fetch('{t}/fetch2').then(r => r.ok)")).await, "fetch allowed after consent");
     assert!(eval::<bool>(&page, &format!("navigator.sendBeacon('{t}/beacon2', 'x')")).await);
     let paths = seen(&tracker);
-    for p in ["/s.js?n=s1", "/p.gif", "/f.html", "/l.js", "/s.js?n=s2", "/fetch2"] {
+    must(
+        &page,
+        "['/p.gif', '/g.gif'].every(p => performance.getEntriesByType('resource').some(e => e.name.endsWith(p)))",
+    )
+    .await;
+    assert!(!eval::<bool>(&page, "__ran.includes('u')").await, "undeclared is never activated");
+    for p in ["/s.js?n=s1", "/p.gif", "/f.html", "/l.js", "/s.js?n=s2", "/s.js?n=m", "/g.gif", "/fetch2"] {
         assert!(paths.iter().any(|x| x == p), "{p} requested after Accept all: {paths:?}");
     }
+    assert!(!paths.iter().any(|x| x == "/s.js?n=u"), "undeclared never requested: {paths:?}");
 
     // withdrawal deletes it all again
     assert!(eval::<bool>(&page, "__plant()").await);
@@ -918,6 +946,9 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     must(&page, "!localStorage.getItem('trk_a') && !sessionStorage.getItem('trk_s')").await;
     must(&page, "(async () => !(await indexedDB.databases()).some(d => d.name === 'trk-db'))()").await;
     let before = seen(&tracker).len();
-    assert!(eval::<bool>(&page, &format!("fetch('{t}/fetch3').then(() => false, () => true)")).await, "fetch refused again");
+    assert!(
+        eval::<bool>(&page, &format!("fetch('{t}/fetch3').then(() => false, () => true)")).await,
+        "fetch refused again"
+    );
     assert_eq!(seen(&tracker).len(), before, "no request after withdrawal");
 }
