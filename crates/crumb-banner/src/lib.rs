@@ -116,7 +116,8 @@ struct CoreConfig<'a> {
     valid_versions: &'a [String],
     api: &'a str,
     policy_url: &'a str,
-    lifetime_days: u32,
+    /// The decision's lifetime in seconds (`lifetime_days` × 86,400): the cookie's `Max-Age`.
+    max_age: u64,
     cookie: crumb_core::client::CookieSettings,
     signals: &'a crumb_core::client::SignalSettings,
     mode: RegionalMode,
@@ -208,7 +209,7 @@ impl SiteBanner {
             valid_versions: &cfg.valid_versions,
             api: &cfg.api,
             policy_url: &cfg.policy_url,
-            lifetime_days: cfg.lifetime_days,
+            max_age: u64::from(cfg.lifetime_days) * 86_400,
             // the script compares the domain with the page's host as is
             cookie: crumb_core::client::CookieSettings {
                 name: cfg.cookie.name.clone(),

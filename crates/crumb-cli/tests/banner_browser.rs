@@ -614,7 +614,6 @@ async fn strict_csp_page_with_nonce_works() {
     );
     click(&page, "Preferences").await;
     must(&page, "!!document.querySelector('#crumb .cb-dlg') && getComputedStyle(document.querySelector('#crumb .cb-dlg')).position === 'fixed'").await;
-    assert!(eval::<bool>(&page, "window.__log = [], true").await);
     click(&page, "Accept all").await;
     must(&page, "(window.__ran||[]).length === 5").await;
     must(&page, "Crumb.get().consent_id !== null").await;
@@ -811,8 +810,9 @@ async fn served_banner_headers_and_pinned_snippet() {
 /// Before any choice and after Reject all, the second site's server sees no request (the
 /// parser-inserted script may be fetched by the preload scanner but never runs); after Accept
 /// all, everything loads in the order it was held back, and the guard's neutralised markup
-/// (CONTRACT14: data-crumb-src/-href/-poster, data-crumb-type) is restored; "undeclared" never runs. Declared cookies in every domain/path
-/// variant, storage keys (exact and prefix) and IndexedDB databases go on reject and on withdrawal.
+/// (CONTRACT14: data-crumb-src/-href/-poster, data-crumb-type) is restored; "undeclared" never
+/// runs. Declared cookies in every domain/path variant, storage keys (exact and prefix) and
+/// IndexedDB databases go on reject and on withdrawal. UET, Meta Pixel and Clarity are told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_time_resources_wait_for_consent_and_refusal_deletes_everything() {
     let tracker = Server::start(|req| {
@@ -852,6 +852,12 @@ window.__plant = () => {{
   return new Promise(ok => {{ indexedDB.open('trk-db').onsuccess = e => {{ e.target.result.close(); ok(true) }} }});
 }};
 document.addEventListener('crumb:purged', () => window.__purged = (window.__purged || 0) + 1);
+</script>
+<script>
+// Meta Pixel and Microsoft Clarity snippets (their queue stubs; the vendor scripts are not loaded)
+!function (f) {{ if (f.fbq) return; const n = f.fbq = function () {{ n.callMethod ? n.callMethod.apply(n, arguments) : n.queue.push(arguments) }}; n.queue = [] }}(window);
+fbq('init', '1'); fbq('track', 'PageView');
+window.clarity = window.clarity || function () {{ (clarity.q = clarity.q || []).push(arguments) }};
 </script></head><body><h1>Shop</h1>
 <script src="{t}/parser.js"></script>
 <img data-crumb-src="{t}/g.gif" data-crumb-category="marketing" data-crumb-service="trk" alt="">
@@ -884,6 +890,14 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     must(&page, BAR_VISIBLE).await;
     assert!(eval::<bool>(&page, "__plant()").await);
     must(&page, "__r.fetch === 'refused' && __r.xhr === 'refused' && __r.beacon === false").await;
+    // vendor consent APIs: UET default denied; Meta revoked ahead of its queued init
+    let uet = "JSON.stringify(uetq.slice(-3))";
+    assert_eq!(
+        eval::<String>(&page, "JSON.stringify(uetq.slice(0, 3))").await,
+        r#"["consent","default",{"ad_storage":"denied"}]"#
+    );
+    let meta = "[...fbq.queue].map(a => a[0] + ':' + a[1]).join(' ')";
+    assert_eq!(eval::<String>(&page, meta).await, "consent:revoke init:1 track:PageView");
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     let seen = |srv: &Server| -> Vec<String> {
         srv.requests().into_iter().map(|r| r.path).filter(|p| p != "/parser.js").collect()
@@ -897,6 +911,12 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     // Reject all: still nothing, and the leftovers are gone in every variant
     click(&page, "Reject all").await;
     must(&page, "window.__purged >= 1").await;
+    assert_eq!(eval::<String>(&page, uet).await, r#"["consent","update",{"ad_storage":"denied"}]"#);
+    let clarity = "JSON.stringify([...clarity.q.at(-1)])";
+    assert_eq!(
+        eval::<String>(&page, clarity).await,
+        r#"["consentv2",{"ad_Storage":"denied","analytics_Storage":"denied"}]"#
+    );
     let names = cookie_names(&page).await;
     assert!(names.iter().all(|n| !n.starts_with("_trk")), "declared cookies left after Reject all: {names:?}");
     assert!(names.contains(&"mine".to_string()), "undeclared cookie kept: {names:?}");
@@ -914,6 +934,12 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     must(&page, "!!document.querySelector('#crumb .cb-box')").await;
     assert!(eval::<bool>(&page, "window.__log = [], true").await);
     click(&page, "Accept all").await;
+    assert_eq!(eval::<String>(&page, meta).await, "consent:grant init:1 track:PageView");
+    assert_eq!(eval::<String>(&page, uet).await, r#"["consent","update",{"ad_storage":"granted"}]"#);
+    assert_eq!(
+        eval::<String>(&page, clarity).await,
+        r#"["consentv2",{"ad_Storage":"granted","analytics_Storage":"granted"}]"#
+    );
     must(&page, "['s1', 's2', 'parser', 'm'].every(n => (window.__ran || []).includes(n)) && __r.s1 === 'loaded'")
         .await;
     assert!(eval::<bool>(&page, "document.querySelector('script[src$=\"n=m\"]').type === 'module' && document.querySelector('video').getAttribute('poster').endsWith('/poster.gif')").await);

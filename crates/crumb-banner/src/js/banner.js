@@ -53,7 +53,7 @@ import CSS from "./banner.css";
     const p = kv ? kv.slice(NAME.length + 1).replace(/"/g, "").split(".") : [];
     const at = +p[4];
     // a decision on a version outside valid_versions (material change) or past its lifetime is asked again
-    return p.length == 5 && p[0] == "1" && at >= 0 && C.valid_versions.includes(p[2]) && now() - at < C.lifetime_days * 86400 && at < now() + 300
+    return p.length == 5 && p[0] == "1" && at >= 0 && C.valid_versions.includes(p[2]) && now() - at < C.max_age && at < now() + 300
       ? { id: p[1] == "-" ? null : p[1], version: p[2], granted: p[3] == "-" ? [] : p[3].split("~"), at }
       : null;
   };
@@ -65,7 +65,7 @@ import CSS from "./banner.css";
       "=" +
       ["1", s.id || "-", s.version, s.granted.join("~") || "-", s.at].join(".") +
       ";Path=/;Max-Age=" +
-      C.lifetime_days * 86400 +
+      C.max_age +
       ";SameSite=Lax" +
       (dm && (h == dm || h.endsWith("." + dm)) ? ";Domain=" + dm : "") +
       (loc.protocol == "https:" ? ";Secure" : "");
@@ -135,7 +135,7 @@ import CSS from "./banner.css";
         }),
       ),
     ),
-  ).observe(d, { childList: true, subtree: true });
+  ).observe(d, { childList: 1, subtree: 1 });
   // fetch, sendBeacon and XMLHttpRequest to a refused category fail
   const F = w.fetch;
   w.fetch = (...a) => (refused(a[0]?.url || a[0]) ? Promise.reject(TypeError("Crumb")) : F(...a));
@@ -177,8 +177,9 @@ import CSS from "./banner.css";
     gtag("consent", "update", o);
     w.uetq.push("consent", "update", { ad_storage: o.ad_storage });
     if (w.clarity) clarity("consentv2", { ad_Storage: o.ad_storage, analytics_Storage: o.analytics_storage });
-    // Meta Pixel: before fbevents.js has loaded, ahead of the queued init and PageView
-    if (fb) fb.callMethod ? fb(...s) : fb.queue?.unshift(s);
+    // Meta Pixel: before fbevents.js has loaded, first in its queue (ahead of the queued init
+    // and PageView), in place of the one put there before
+    if (fb) fb.callMethod ? fb(...s) : fb.queue?.splice(0, fb.queue[0]?.[0] == "consent", s);
   };
   if (saved || cats.some((c) => allowed(c.id) && c.consent_mode.length)) update();
 
