@@ -978,3 +978,29 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     );
     assert_eq!(seen(&tracker).len(), before, "no request after withdrawal");
 }
+
+/// A declared IndexedDB database that a running script keeps open cannot be deleted while it is
+/// open (the deletion waits, "blocked"); it is gone by the next page, when the connection closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexeddb_kept_open_is_gone_by_the_next_page() {
+    let extra = "\n[[storage]]\nname = \"trk-db\"\nkind = \"indexed_db\"\ncategory = \"marketing\"\npurpose = \"Events\"\nduration = \"persistent\"\n";
+    let backend = Backend::start(&(leadsgen_toml(&[]) + extra));
+    let host = Host::start();
+    let html = format!(
+        r#"<!doctype html><html><head><script src="{}"></script><script>
+document.addEventListener('crumb:purged', () => window.__purged = 1);
+window.__open = () => new Promise(ok => {{ const r = indexedDB.open('trk-db'); r.onupgradeneeded = () => r.result.createObjectStore('x'); r.onsuccess = () => {{ window.__db = r.result; ok(true) }} }});
+</script></head><body>x</body></html>"#,
+        backend.banner_src("leadsgen")
+    );
+    let url = host.page("/", html, None);
+    let s = Session::start().await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    assert!(eval::<bool>(&page, "__open()").await);
+    click(&page, "Reject all").await;
+    must(&page, "window.__purged === 1").await;
+    goto(&page, &url).await;
+    must(&page, "(async () => !(await indexedDB.databases()).some(d => d.name === 'trk-db'))()").await;
+}
