@@ -47,9 +47,9 @@ import CSS from "./banner.css";
 
   // ---- the consent cookie: 1.<id|->.<version>.<granted~|->.<unix secs> --------------------
   const NAME = C.cookie.name;
-  const now = () => Math.floor(Date.now() / 1000);
+  const now = () => (Date.now() / 1000) | 0;
   const parse = () => {
-    const kv = d.cookie.split("; ").find((c) => c.slice(0, NAME.length + 1) == NAME + "=");
+    const kv = d.cookie.split("; ").find((c) => c.startsWith(NAME + "="));
     const p = kv ? kv.slice(NAME.length + 1).replace(/"/g, "").split(".") : [];
     const at = +p[4];
     // a decision on a version outside valid_versions (material change) or past its lifetime is asked again
@@ -59,7 +59,6 @@ import CSS from "./banner.css";
   };
   const write = (s) => {
     const dm = C.cookie.domain;
-    const h = loc.hostname;
     d.cookie =
       NAME +
       "=" +
@@ -67,7 +66,7 @@ import CSS from "./banner.css";
       ";Path=/;Max-Age=" +
       C.max_age +
       ";SameSite=Lax" +
-      (dm && (h == dm || h.endsWith("." + dm)) ? ";Domain=" + dm : "") +
+      (dm && ("." + loc.hostname).endsWith("." + dm) ? ";Domain=" + dm : "") +
       (loc.protocol == "https:" ? ";Secure" : "");
   };
   let saved = parse();
@@ -278,7 +277,7 @@ import CSS from "./banner.css";
       .catch(() => n < 4 && new Promise((ok) => setTimeout(ok, 1000 * 3 ** n)).then(() => send(body, n + 1)));
   };
   const decide = (ch, action) => {
-    const before = saved ? saved.granted : [];
+    const before = saved?.granted || [];
     const granted = cats.filter((c) => !c.required && ch[c.id]).map((c) => c.id);
     if (action == "save" && granted.length < before.length && granted.every((g) => before.includes(g))) action = "withdraw";
     saved = { id: cid, version: C.version, granted, at: now() };
@@ -375,24 +374,23 @@ import CSS from "./banner.css";
     if (mine && to) focus(to);
   };
   // load the second stage once (with its SRI hash), then run fn
-  const more = (fn) => {
-    if (X.open) return fn();
-    if (!stage2) {
-      stage2 = el("script");
-      stage2.src = C.more;
-      stage2.integrity = C.more_sri;
-      stage2.crossOrigin = "anonymous";
-      stage2.nonce = nonce;
-      stage2.onerror = () => {
-        stage2.remove();
-        stage2 = 0;
-      };
-      stage2.fns = [];
-      d.head.append(stage2);
-    }
-    stage2.fns.push(fn);
-    stage2.onload = () => stage2.fns.forEach((f) => f());
-  };
+  const more = (fn) =>
+    (stage2 =
+      stage2 ||
+      new Promise((ok, no) => {
+        const s = el("script");
+        s.src = C.more;
+        s.integrity = C.more_sri;
+        s.crossOrigin = "anonymous";
+        s.nonce = nonce;
+        s.onload = ok;
+        s.onerror = () => {
+          s.remove();
+          stage2 = 0; // try again next time
+          no();
+        };
+        d.head.append(s);
+      })).then(fn, () => {});
   const show = () => more(() => X.open());
 
   Object.assign(X, { C, t, set, lang, nonce, allowed, decide, el, style, mount, sig, acts, OUT, focus, emit, bar: () => bar && !bar.hidden && bar });
