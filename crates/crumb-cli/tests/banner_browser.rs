@@ -1004,3 +1004,57 @@ window.__open = () => new Promise(ok => {{ const r = indexedDB.open('trk-db'); r
     goto(&page, &url).await;
     must(&page, "(async () => !(await indexedDB.databases()).some(d => d.name === 'trk-db'))()").await;
 }
+
+/// Issue 14 item 4: the first layer the guard puts in the HTML (`first_layer_html`) is on screen
+/// before the script runs, and the script attaches to it instead of rendering a second one; its
+/// buttons record decisions. A first layer in another language is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_rendered_first_layer_is_attached_not_duplicated() {
+    let toml = leadsgen_toml(&[]);
+    let backend = Backend::start(&toml);
+    let inv: crumb_core::inventory::Inventory = toml::from_str(&toml).expect("inventory");
+    let ctx = crumb_core::client::ClientContext {
+        base_url: backend.base.clone(),
+        valid_versions: Vec::new(),
+        mode: crumb_core::inventory::RegionalMode::OptIn,
+        region: None,
+    };
+    let cfg = crumb_core::client::client_config(&inv, &ctx);
+    let layer = crumb_banner::first_layer_html(&cfg, Some("en-US,en;q=0.9"), None);
+    let host = Host::start();
+    let page_html = |layer: &str| {
+        format!(
+            "<!doctype html><html lang=\"en\"><head><title>p</title><script src=\"{}\"></script></head><body>{layer}<h1>Shop</h1></body></html>",
+            backend.banner_src("leadsgen")
+        )
+    };
+    let url = host.page("/", page_html(&layer), None);
+    let s = Session::start().await;
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    assert_eq!(
+        eval::<usize>(&page, "document.querySelectorAll('#crumb, .cb-bar').length").await,
+        2,
+        "one root, one bar"
+    );
+    assert!(
+        eval::<bool>(&page, "document.querySelector('#crumb').nextElementSibling.tagName === 'H1'").await,
+        "the server's first layer, not a second one appended to <body>"
+    );
+    assert!(eval::<bool>(&page, "document.querySelector('#crumb a').href.endsWith('/s/leadsgen/cookie-policy')").await);
+    click(&page, "Reject all").await;
+    let id = consent_id(&page).await;
+    assert_eq!(backend.actions(&id), ["reject_all"]);
+    assert!(!eval::<bool>(&page, BAR_VISIBLE).await, "hidden after the decision");
+
+    // rendered for a language the browser does not get: replaced by the script's own
+    let de = layer.replace("lang=\"en\"", "lang=\"de\"");
+    host.page("/de", page_html(&de), None);
+    let page = s.page(None, "").await;
+    // another host, so no consent cookie yet
+    goto(&page, &format!("http://127.0.0.1:{}/de", host.server.port)).await;
+    must(&page, "document.querySelectorAll('#crumb').length === 1 && document.querySelector('#crumb').lang === 'en'")
+        .await;
+    must(&page, BAR_VISIBLE).await;
+}
