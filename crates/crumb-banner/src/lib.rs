@@ -332,6 +332,11 @@ mod tests {
             let size = gzip9(&b.banner.js);
             eprintln!("{mode:?}: {} bytes, {size} gzip -9, {} brotli", b.banner.js.len(), b.banner.brotli.len());
             assert!(size <= 5120, "leadsgen banner.js is {size} bytes gzip -9, over the 5,120 budget");
+            // what was measured holds the interceptor and the declared hosts it blocks
+            let js = std::str::from_utf8(&b.banner.js).expect("utf-8");
+            assert!(js.contains("MutationObserver") && js.contains("sendBeacon") && js.contains("connect\\\\.facebook\\\\.net"));
+            let layer = first_layer_html(&client_config(&inv, &ctx(mode)), Some("en"), Some("n0nce"));
+            eprintln!("{mode:?}: first layer in the HTML {} bytes, {} gzip -9", layer.len(), gzip9(layer.as_bytes()));
             assert_eq!(b.banner.gzip.len(), size, "served gzip is level 9");
         }
     }
