@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crumb_core::client::ClientConfig;
+use crate::config::ClientConfig;
 use crumb_core::inventory::RegionalMode;
 
 use crate::text;
@@ -145,13 +145,18 @@ pub fn first_layer_html(cfg: &ClientConfig, accept_language: Option<&str>, nonce
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crumb_core::client::{ClientContext, client_config};
+    use crate::config::{ClientContext, client_config};
     use crumb_core::testdata::LEADSGEN;
 
     fn cfg(src: &str, mode: RegionalMode) -> ClientConfig {
         let inv = toml::from_str(src).expect("example parses");
-        let ctx =
-            ClientContext { base_url: "https://c.example".into(), valid_versions: Vec::new(), mode, region: None };
+        let ctx = ClientContext {
+            base_url: "https://c.example".into(),
+            version: "0123456789abcdef".into(),
+            valid_versions: Vec::new(),
+            mode,
+            region: None,
+        };
         client_config(&inv, &ctx)
     }
 

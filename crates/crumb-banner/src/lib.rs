@@ -25,15 +25,16 @@ use std::io::Write as _;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use crumb_core::client::ClientConfig;
-use crumb_core::inventory::RegionalMode;
+use crumb_core::inventory::{Inventory, RegionalMode};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256, Sha384};
 
+pub mod config;
 pub mod first_layer;
 pub mod intercept;
 pub mod text;
 
+pub use config::{ClientConfig, ClientContext, client_config};
 pub use first_layer::{bar_html, first_layer_html, pick_language};
 
 /// The committed, minified first stage (`build.sh` writes it).
@@ -107,52 +108,14 @@ pub struct SiteBanner {
     pub more: Asset,
 }
 
-/// The first-stage configuration: [`ClientConfig`] minus what only the second stage needs
-/// (category descriptions, service providers and policies), plus where the second stage is.
+/// The first stage's configuration object: [`ClientConfig`] (which skips what only the second
+/// stage needs) plus where the second stage is and its SRI hash.
 #[derive(Serialize)]
-struct CoreConfig<'a> {
-    site: &'a str,
-    version: &'a str,
-    valid_versions: &'a [String],
-    api: &'a str,
-    policy_url: &'a str,
-    /// The decision's lifetime in seconds (`lifetime_days` × 86,400): the cookie's `Max-Age`.
-    max_age: u64,
-    cookie: crumb_core::client::CookieSettings,
-    signals: &'a crumb_core::client::SignalSettings,
-    mode: RegionalMode,
-    opt_out_regions: &'a [String],
-    languages: &'a [String],
-    floating_button: bool,
-    needs_banner: bool,
-    categories: Vec<CoreCategory<'a>>,
+struct FirstStage<'a> {
+    #[serde(flatten)]
+    cfg: &'a ClientConfig,
     more: String,
     more_sri: &'a str,
-}
-
-#[derive(Serialize)]
-struct CoreCategory<'a> {
-    id: &'a str,
-    required: bool,
-    consent_mode: &'a [crumb_core::inventory::ConsentModeType],
-    signals_deny: bool,
-    /// What the interceptor holds back while the category is refused ([`intercept::block_regex`]).
-    block: Option<String>,
-}
-
-#[derive(Serialize)]
-struct MoreCategory<'a> {
-    title: &'a BTreeMap<String, String>,
-    description: &'a BTreeMap<String, String>,
-    services: Vec<MoreService<'a>>,
-}
-
-#[derive(Serialize)]
-struct MoreService<'a> {
-    id: &'a str,
-    name: &'a str,
-    provider: &'a str,
-    privacy_policy: Option<&'a str>,
 }
 
 /// The URL of the second stage, next to `declaration.json`.
@@ -186,71 +149,26 @@ impl SiteBanner {
             cfg.languages.iter().map(|l| (l.as_str(), first_layer::core_text(cfg, l))).collect();
         let more_text: BTreeMap<&str, _> =
             cfg.languages.iter().map(|l| (l.as_str(), first_layer::more_text(cfg, l))).collect();
-
         let more_data = serde_json::json!({
             "declaration": cfg.declaration,
-            "categories": cfg.categories.iter().map(|c| (c.id.clone(), MoreCategory {
-                title: &c.title,
-                description: &c.description,
-                services: c.services.iter().map(|s| MoreService {
-                    id: &s.id,
-                    name: &s.name,
-                    provider: &s.provider,
-                    privacy_policy: s.privacy_policy.as_deref(),
-                }).collect(),
-            })).collect::<BTreeMap<_, _>>(),
+            "categories": cfg.categories.iter().map(|c| (&c.id, serde_json::json!({
+                "title": c.title,
+                "description": c.details.description,
+                "services": c.details.services,
+            }))).collect::<BTreeMap<_, _>>(),
             "text": more_text,
         });
         let more = Asset::new(replace_once(MORE_TEMPLATE, MORE_MARK, &js_literal(&more_data)?)?)?;
-
-        let core = CoreConfig {
-            site: &cfg.site,
-            version: &cfg.version,
-            valid_versions: &cfg.valid_versions,
-            api: &cfg.api,
-            policy_url: &cfg.policy_url,
-            max_age: u64::from(cfg.lifetime_days) * 86_400,
-            // the script compares the domain with the page's host as is
-            cookie: crumb_core::client::CookieSettings {
-                name: cfg.cookie.name.clone(),
-                domain: cfg
-                    .cookie
-                    .domain
-                    .as_deref()
-                    .map(|d| d.trim_start_matches('.').to_string())
-                    .filter(|d| !d.is_empty()),
-            },
-            signals: &cfg.signals,
-            mode: cfg.mode,
-            opt_out_regions: &cfg.opt_out_regions,
-            languages: &cfg.languages,
-            // the button reopens a banner: none on a site that needs none
-            floating_button: cfg.floating_button && cfg.needs_banner,
-            needs_banner: cfg.needs_banner,
-            categories: cfg
-                .categories
-                .iter()
-                .map(|c| CoreCategory {
-                    id: &c.id,
-                    required: c.required,
-                    consent_mode: &c.consent_mode,
-                    signals_deny: c.signals_deny,
-                    block: if c.required {
-                        None
-                    } else {
-                        intercept::block_regex(
-                            c.services.iter().flat_map(|s| s.hosts.iter().map(String::as_str)),
-                            c.services.iter().flat_map(|s| s.url_patterns.iter().map(String::as_str)),
-                        )
-                    },
-                })
-                .collect(),
-            more: more_url(cfg),
-            more_sri: &more.integrity,
-        };
+        let core = FirstStage { cfg, more: more_url(cfg), more_sri: &more.integrity };
         let js = replace_once(BANNER_TEMPLATE, CONFIG_MARK, &js_literal(&core)?)?;
         let js = replace_once(&js, TEXT_MARK, &js_literal(&core_text)?)?;
         Ok(SiteBanner { mode: cfg.mode, banner: Asset::new(js)?, more })
+    }
+
+    /// Build both stages of `inv`'s banner for the context the server knows (its base URL,
+    /// the site's policy version and covered versions, the mode).
+    pub fn for_site(inv: &Inventory, ctx: &ClientContext) -> Result<SiteBanner, BuildError> {
+        SiteBanner::build(&client_config(inv, ctx))
     }
 }
 
@@ -287,7 +205,6 @@ pub fn head_tag(src: &str, nonce: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crumb_core::client::{ClientContext, client_config};
     use crumb_core::testdata::{LEADSGEN, MIXERLEAD};
 
     use crumb_core::inventory::Inventory;
@@ -299,6 +216,7 @@ mod tests {
     fn ctx(mode: RegionalMode) -> ClientContext {
         ClientContext {
             base_url: "https://consent.leadsgen.app".into(),
+            version: "0123456789abcdef".into(),
             valid_versions: Vec::new(),
             mode,
             region: None,
@@ -334,7 +252,11 @@ mod tests {
             assert!(size <= 5120, "leadsgen banner.js is {size} bytes gzip -9, over the 5,120 budget");
             // what was measured holds the interceptor and the declared hosts it blocks
             let js = std::str::from_utf8(&b.banner.js).expect("utf-8");
-            assert!(js.contains("MutationObserver") && js.contains("sendBeacon") && js.contains("connect\\\\.facebook\\\\.net"));
+            assert!(
+                js.contains("MutationObserver")
+                    && js.contains("sendBeacon")
+                    && js.contains("connect\\\\.facebook\\\\.net")
+            );
             let layer = first_layer_html(&client_config(&inv, &ctx(mode)), Some("en"), Some("n0nce"));
             eprintln!("{mode:?}: first layer in the HTML {} bytes, {} gzip -9", layer.len(), gzip9(layer.as_bytes()));
             assert_eq!(b.banner.gzip.len(), size, "served gzip is level 9");

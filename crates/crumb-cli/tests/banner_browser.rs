@@ -1013,13 +1013,14 @@ async fn server_rendered_first_layer_is_attached_not_duplicated() {
     let toml = leadsgen_toml(&[]);
     let backend = Backend::start(&toml);
     let inv: crumb_core::inventory::Inventory = toml::from_str(&toml).expect("inventory");
-    let ctx = crumb_core::client::ClientContext {
+    let ctx = crumb_banner::ClientContext {
         base_url: backend.base.clone(),
+        version: crumb_core::version::policy_version(&inv),
         valid_versions: Vec::new(),
         mode: crumb_core::inventory::RegionalMode::OptIn,
         region: None,
     };
-    let cfg = crumb_core::client::client_config(&inv, &ctx);
+    let cfg = crumb_banner::client_config(&inv, &ctx);
     let layer = crumb_banner::first_layer_html(&cfg, Some("en-US,en;q=0.9"), None);
     let host = Host::start();
     let page_html = |layer: &str| {
