@@ -161,33 +161,6 @@ mod tests {
     }
 
     #[test]
-    fn server_markup_is_the_markup_the_script_inserts() {
-        let c = cfg(LEADSGEN, RegionalMode::OptIn);
-        let b = crate::SiteBanner::build(&c).expect("builds");
-        let js = std::str::from_utf8(&b.banner.js).expect("utf-8");
-        // the `bar` string inlined into banner.js, read back as JSON
-        let at = js.find("{\"en\":{\"bar\":").expect("texts inlined") + 6;
-        let text: serde_json::Value =
-            serde_json::Deserializer::from_str(&js[at..]).into_iter().next().expect("json").expect("valid json");
-        let bar = bar_html(&c, "en");
-        assert_eq!(text["bar"], bar.as_str());
-        assert_eq!(text["dir"], "ltr");
-        let html = first_layer_html(&c, Some("en-GB,en;q=0.9"), Some("r4nd\"om"));
-        assert_eq!(
-            html,
-            format!("<style nonce=\"r4nd&quot;om\">{BANNER_CSS}</style><div id=crumb lang=\"en\" dir=ltr>{bar}</div>")
-        );
-        assert!(!html.contains("<script"), "no script in the first layer");
-        for s in ["Cookies on LeadsGen", ">Accept all</button>", ">Reject all</button>", ">Preferences</button>"] {
-            assert!(bar.contains(s), "{s} in {bar}");
-        }
-        assert!(bar.contains("href=\"https://c.example/s/leadsgen/cookie-policy\""));
-        assert!(BANNER_CSS.starts_with("#crumb{") && !BANNER_CSS.contains("</"));
-        let out = bar_html(&cfg(LEADSGEN, RegionalMode::OptOut), "en");
-        assert!(out.contains("Do Not Sell or Share My Personal Information") && !out.contains("Reject all"));
-    }
-
-    #[test]
     fn language_from_accept_language_like_the_script() {
         let c = cfg(&LEADSGEN.replace("languages = [\"en\"]", "languages = [\"en\", \"de\"]"), RegionalMode::OptIn);
         assert_eq!(c.languages, ["en", "de"]);

@@ -229,6 +229,37 @@ mod tests {
         gz.finish().expect("gzip").len()
     }
 
+    /// The first layer the guard puts in the HTML is the markup banner.js inserts.
+    #[test]
+    fn server_markup_is_the_markup_the_script_inserts() {
+        let c = client_config(&inventory(LEADSGEN), &ctx(RegionalMode::OptIn));
+        let b = SiteBanner::build(&c).expect("builds");
+        let js = std::str::from_utf8(&b.banner.js).expect("utf-8");
+        // the `bar` string inlined into banner.js, read back as JSON
+        let at = js.find("{\"en\":{\"bar\":").expect("texts inlined") + 6;
+        let text: serde_json::Value =
+            serde_json::Deserializer::from_str(&js[at..]).into_iter().next().expect("json").expect("valid json");
+        let bar = bar_html(&c, "en");
+        assert_eq!(text["bar"], bar.as_str());
+        assert_eq!(text["dir"], "ltr");
+        let html = first_layer_html(&c, Some("en-GB,en;q=0.9"), Some("r4nd\"om"));
+        assert_eq!(
+            html,
+            format!(
+                "<style nonce=\"r4nd&quot;om\">{}</style><div id=crumb lang=\"en\" dir=ltr>{bar}</div>",
+                first_layer::BANNER_CSS
+            )
+        );
+        assert!(!html.contains("<script"), "no script in the first layer");
+        for s in ["Cookies on LeadsGen", ">Accept all</button>", ">Reject all</button>", ">Preferences</button>"] {
+            assert!(bar.contains(s), "{s} in {bar}");
+        }
+        assert!(bar.contains("href=\"https://consent.leadsgen.app/s/leadsgen/cookie-policy\""));
+        assert!(first_layer::BANNER_CSS.starts_with("#crumb{") && !first_layer::BANNER_CSS.contains("</"));
+        let out = bar_html(&client_config(&inventory(LEADSGEN), &ctx(RegionalMode::OptOut)), "en");
+        assert!(out.contains("Do Not Sell or Share My Personal Information") && !out.contains("Reject all"));
+    }
+
     #[test]
     fn by_country_sites_carry_their_opt_out_regions() {
         let src = LEADSGEN.replace(
