@@ -5,7 +5,7 @@
 //! configuration object, and the fields marked `#[serde(skip)]` are what only the second
 //! stage needs (the declaration's URL, category titles and descriptions, services), serialised
 //! from the same values by [`crate::SiteBanner::build`], or what the server renders itself
-//! (the site's name in the first layer's markup, [`crate::first_layer`]). Field names are the contract with
+//! (the site's name in the server-rendered first layer). Field names are the contract with
 //! `src/js/`; `docs/banner.md` documents them.
 
 use std::collections::BTreeMap;
