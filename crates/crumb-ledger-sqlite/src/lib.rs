@@ -187,6 +187,29 @@ mod tests {
         assert_eq!(storage.chain_head("c").await.expect("head"), Some((seq, hash)));
     }
 
+    /// A ledger written before the record hash's encoding was written down, stored and read
+    /// back, passes the verification `crumb ledger verify` runs.
+    #[tokio::test]
+    async fn a_ledger_written_before_hash_v1_verifies_after_a_round_trip() {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crumb-ledger/tests/fixtures/ledger-v1.json"
+        )))
+        .expect("fixture");
+        let records: Vec<Record> = serde_json::from_value(fixture["records"].clone()).expect("records");
+        let cps: Vec<crumb_ledger::Checkpoint> =
+            serde_json::from_value(fixture["checkpoints"].clone()).expect("checkpoints");
+        let key = crumb_ledger::keys::public_from_hex(fixture["public_key"].as_str().expect("key")).expect("key");
+        let storage = fresh().await;
+        storage.append(&records).await.expect("append");
+        for cp in &cps {
+            storage.add_checkpoint(cp).await.expect("checkpoint");
+        }
+        let report = crumb_ledger::verify(storage.as_ref(), &[key]).await.expect("verify");
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!((report.records, report.checkpoints), (4, 2));
+    }
+
     #[tokio::test]
     async fn wal_and_full_sync() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -3,11 +3,11 @@
 //!
 //! The hashed bytes are built here field by field, not derived from `Entry`'s serde
 //! implementation: adding a field to [`Entry`] does not change any hash until the field is
-//! added to [`entry_fields`], and the rules below keep old records verifying when it is.
+//! added to `entry_fields`, and the rules below keep old records verifying when it is.
 //!
 //! Encoding v1: a JSON object without whitespace,
 //! `{"v":1,"chain":S,"seq":I,"prev_hash":S,"entry":{...}}`, whose `entry` holds the fields
-//! of [`entry_fields`] in that order. Strings are UTF-8 with only `"`, `\` and the control
+//! of `entry_fields` in that order. Strings are UTF-8 with only `"`, `\` and the control
 //! characters U+0000 to U+001F escaped (`\b \f \n \r \t`, otherwise `\u00xx` in lower-case
 //! hex); integers are decimal without leading zeros; booleans `true`/`false`; `choices` is an
 //! object with its categories in byte order. The sixteen fields of v1 are always written,

@@ -11,6 +11,8 @@
 //!   and truncated tails (against the last checkpoint).
 //! - [`Storage`] is the trait the SQLite and PostgreSQL backends implement; [`conformance`]
 //!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
+//! - [`record_hash`] hashes a record's canonical encoding, versioned and written field by
+//!   field ([`hash`]; the field list and order are in `docs/ledger.md`).
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
 //! - [`AdminStore`] keeps the dashboard's accounts and sessions beside the ledger, and
 //!   [`ScanStore`] the scan reports `crumb scan --save` records.
