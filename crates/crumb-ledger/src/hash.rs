@@ -16,6 +16,7 @@
 //! so the hash, it had before the field existed.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
@@ -73,7 +74,7 @@ impl<'a> Field<'a> {
 /// The fields of an entry in encoding order. The destructuring is exhaustive on purpose: a
 /// new field of [`Entry`] does not compile until it is placed here (appended, as
 /// [`Absent::Omitted`]) or deliberately left out of the hash.
-pub(crate) fn entry_fields(entry: &Entry) -> Vec<Field<'_>> {
+pub(crate) fn entry_fields(entry: &Entry) -> [Field<'_>; 16] {
     let Entry {
         consent_id,
         site,
@@ -92,7 +93,7 @@ pub(crate) fn entry_fields(entry: &Entry) -> Vec<Field<'_>> {
         expires_at,
         retain_until,
     } = entry;
-    vec![
+    [
         Field::required("consent_id", Value::Str(consent_id)),
         Field::required("site", Value::Str(site)),
         Field::required("policy_version", Value::Str(policy_version)),
@@ -180,7 +181,8 @@ fn value(out: &mut Vec<u8>, v: Value<'_>) {
 }
 
 fn int(out: &mut Vec<u8>, i: i64) {
-    out.extend_from_slice(i.to_string().as_bytes());
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{i}");
 }
 
 /// A JSON string: `"` and `\` and the control characters escaped, everything else as is.

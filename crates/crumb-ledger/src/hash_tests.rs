@@ -65,7 +65,7 @@ fn the_canonical_bytes_of_a_fixed_record() {
 fn an_added_optional_field_keeps_old_hashes() {
     let e = pinned_entry();
     let before = encode(CHAIN, 1, GENESIS, &entry_fields(&e));
-    let mut after = entry_fields(&e);
+    let mut after = entry_fields(&e).to_vec();
     after.push(Field::added("consent_mode", None));
     after.push(Field::added("tcf_string", None));
     assert_eq!(encode(CHAIN, 1, GENESIS, &after), before);
@@ -218,7 +218,7 @@ proptest! {
     /// bytes are the ones without it.
     #[test]
     fn added_fields_are_unambiguous(e in entry(), extra in prop::option::of(text())) {
-        let mut fields = entry_fields(&e);
+        let mut fields = entry_fields(&e).to_vec();
         fields.push(Field::added("added", extra.as_deref().map(Value::Str)));
         let bytes = encode("c", 1, GENESIS, &fields);
         let json: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
