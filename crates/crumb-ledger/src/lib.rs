@@ -26,6 +26,7 @@ pub mod conformance;
 pub mod export;
 pub mod hash;
 pub mod keys;
+pub mod merkle;
 pub mod retention;
 pub mod scans;
 pub mod storage;
