@@ -16,7 +16,6 @@
 //! so the hash, it had before the field existed.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
@@ -125,7 +124,7 @@ pub fn canonical_record(chain: &str, seq: i64, prev_hash: &str, entry: &Entry) -
 
 /// The canonical encoding of a record whose entry has the fields `entry`.
 pub(crate) fn encode(chain: &str, seq: i64, prev_hash: &str, entry: &[Field<'_>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(b"{\"v\":");
     int(&mut out, i64::from(RECORD_HASH_VERSION));
     member(&mut out, "chain", Value::Str(chain));
@@ -180,16 +179,39 @@ fn value(out: &mut Vec<u8>, v: Value<'_>) {
     }
 }
 
+/// A decimal integer: `-` for negatives, no leading zeros.
 fn int(out: &mut Vec<u8>, i: i64) {
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{i}");
+    // 20 digits hold every u64, and so the magnitude of every i64.
+    let mut digits = [0u8; 20];
+    let (mut n, mut at) = (i.unsigned_abs(), digits.len());
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// A JSON string: `"` and `\` and the control characters escaped, everything else as is.
 fn string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
     out.push(b'"');
-    for &b in s.as_bytes() {
+    // Runs of bytes that need no escape are copied whole. Bytes of multi-byte UTF-8
+    // sequences are >= 0x80 and never escaped.
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..i]);
+        run = i + 1;
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -198,15 +220,10 @@ fn string(out: &mut Vec<u8>, s: &str) {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
-            0x00..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
-            // Bytes of multi-byte UTF-8 sequences are >= 0x80 and pass through unchanged.
-            _ => out.push(b),
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]),
         }
     }
+    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
 }
 
