@@ -9,7 +9,12 @@
 //! What differs stays in each backend crate, behind [`Backend`]: opening the pools and
 //! running the embedded migrations, and the bulk insert of a batch of records (SQLite's
 //! padded multi-row `INSERT`, PostgreSQL's `UNNEST`). A backend is a marker type and a type
-//! alias: `pub type SqliteStorage = SqlStorage<Sqlite>`.
+//! alias: `pub type SqliteStorage = SqlStorage<SqliteBackend>`.
+//!
+//! The trait implementations repeat one set of bounds on the database (executors for
+//! pools and transactions, and the column types the ledger binds): Rust does not carry
+//! such bounds from a trait to its users, and both sqlx drivers meet them. The row side
+//! is bundled in [`Decodes`], which every row of both drivers implements.
 
 use std::fmt;
 
