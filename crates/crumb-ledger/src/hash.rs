@@ -62,12 +62,6 @@ impl<'a> Field<'a> {
     fn optional(name: &'static str, value: Option<&'a str>) -> Self {
         Field { name, value: value.map(Value::Str), absent: Absent::Null }
     }
-
-    /// An optional field added after v1: omitted when absent.
-    #[cfg(test)]
-    pub(crate) fn added(name: &'static str, value: Option<Value<'a>>) -> Self {
-        Field { name, value, absent: Absent::Omitted }
-    }
 }
 
 /// The fields of an entry in encoding order. The destructuring is exhaustive on purpose: a
