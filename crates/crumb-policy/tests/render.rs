@@ -89,8 +89,14 @@ fn leadsgen_states_every_fact_of_its_reference_policy() {
 
     let html = rendered(LEADSGEN, Format::Html, None);
     assert!(html.contains(
-        "We honour the Do Not Track (DNT) signal: when your browser sends it, analytics and marketing stay off"
+        "We honour the Do Not Track (DNT) signal: when your browser sends it, we take it as your refusal of “Analytics” and “Marketing”."
     ));
+    let cookie = |n: &str| {
+        v["categories"].as_array().expect("array").iter().flat_map(|c| c["cookies"].as_array().cloned().unwrap_or_default()).find(|c| c["name"] == n).expect(n)
+    };
+    assert_eq!(cookie("__stripe_mid")["party"], "First party, set on our behalf by Stripe", "on the site's domain");
+    assert_eq!(cookie("__stripe_mid")["third_party"], false);
+    assert_eq!(cookie("_fbp")["set_by"], "Meta");
     assert!(html.contains("data-crumb-open"), "the policy links to the banner's preferences");
     assert!(html.contains("the cookie banner asks you again"));
     assert!(html.contains("by an in-app notification"));
@@ -124,7 +130,10 @@ fn mixerlead_states_every_fact_of_its_reference_policy() {
     assert_eq!(v["has_banner"], false);
     assert_eq!(v["rules"]["announce_changes"], serde_json::json!(["email", "in_app", "policy_date"]));
     let html = rendered(MIXERLEAD, Format::Html, None);
-    assert!(html.contains("we do not show a consent banner"));
+    assert!(html.contains("ePrivacy Directive, Article 5(3)") && html.contains("regulation 6(4)"));
+    for absent in ["banner", "settings", "switch", "data-crumb-open"] {
+        assert!(!html.to_lowercase().contains(absent), "an essential-only policy mentions {absent:?}");
+    }
     assert!(html.contains("does not set cookies or track users across sites"));
     assert!(html.contains("https://mixerlead.com/privacy"));
     assert!(html.contains("by e-mail"));
