@@ -98,7 +98,7 @@ fn leadsgen_states_every_fact_of_its_reference_policy() {
     assert_eq!(cookie("__stripe_mid")["third_party"], false);
     assert_eq!(cookie("_fbp")["set_by"], "Meta");
     assert!(html.contains("data-crumb-open"), "the policy links to the banner's preferences");
-    assert!(html.contains("the cookie banner asks you again"));
+    assert!(html.contains("by the cookie banner, which asks you again"));
     assert!(html.contains("by an in-app notification"));
     assert!(html.contains("mailto:privacy@leadsgen.app"));
 }
