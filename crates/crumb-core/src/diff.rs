@@ -197,23 +197,37 @@ fn categories(d: &mut Diff<'_>) {
             None => d.push(true, path, "a new category", What::NewCategory { category }),
             Some(o) => {
                 if o.required && !c.required {
-                    d.push(true, path.clone(), "was strictly necessary, now asks for consent", What::CategoryAsks {
-                        category: category.clone(),
-                    });
+                    d.push(
+                        true,
+                        path.clone(),
+                        "was strictly necessary, now asks for consent",
+                        What::CategoryAsks { category: category.clone() },
+                    );
                 } else if !o.required && c.required {
-                    d.push(true, path.clone(), "now strictly necessary: no longer asks for consent", What::CategoryRequired {
-                        category: category.clone(),
-                    });
+                    d.push(
+                        true,
+                        path.clone(),
+                        "now strictly necessary: no longer asks for consent",
+                        What::CategoryRequired { category: category.clone() },
+                    );
                 }
                 if o.description != c.description || o.title != c.title {
-                    d.push(!c.required, format!("{path}.description"), "title or description changed", What::CategoryText {
-                        category: category.clone(),
-                    });
+                    d.push(
+                        !c.required,
+                        format!("{path}.description"),
+                        "title or description changed",
+                        What::CategoryText { category: category.clone() },
+                    );
                 }
                 let added: Vec<_> = c.consent_mode.iter().filter(|t| !o.consent_mode.contains(t)).collect();
                 if !added.is_empty() {
                     let what = What::CategoryTypes { category: category.clone(), more: true };
-                    d.push(true, format!("{path}.consent_mode"), format!("now also grants {added:?}").to_lowercase(), what);
+                    d.push(
+                        true,
+                        format!("{path}.consent_mode"),
+                        format!("now also grants {added:?}").to_lowercase(),
+                        what,
+                    );
                 } else if o.consent_mode != c.consent_mode {
                     let what = What::CategoryTypes { category, more: false };
                     d.push(false, format!("{path}.consent_mode"), "grants fewer Consent Mode types", what);
@@ -223,9 +237,12 @@ fn categories(d: &mut Diff<'_>) {
     }
     for c in &d.old.categories {
         if d.new.category(&c.id).is_none() {
-            d.push(false, format!("categories.{}", c.id), "category removed", What::CategoryRemoved {
-                category: c.id.clone(),
-            });
+            d.push(
+                false,
+                format!("categories.{}", c.id),
+                "category removed",
+                What::CategoryRemoved { category: c.id.clone() },
+            );
         }
     }
 }
@@ -245,11 +262,22 @@ fn items(d: &mut Diff<'_>) {
             continue;
         };
         if o.category != i.category {
-            let what = What::ItemCategory { storage, name: name.clone(), from: o.category.clone(), to: i.category.clone() };
-            d.push(!essential, format!("{path}.category"), format!("moved from `{}` to `{}`", o.category, i.category), what);
+            let what =
+                What::ItemCategory { storage, name: name.clone(), from: o.category.clone(), to: i.category.clone() };
+            d.push(
+                !essential,
+                format!("{path}.category"),
+                format!("moved from `{}` to `{}`", o.category, i.category),
+                what,
+            );
         }
         if o.purpose != i.purpose {
-            d.push(!essential, format!("{path}.purpose"), "purpose changed", What::ItemPurpose { storage, name: name.clone() });
+            d.push(
+                !essential,
+                format!("{path}.purpose"),
+                "purpose changed",
+                What::ItemPurpose { storage, name: name.clone() },
+            );
         }
         if o.provider != i.provider || o.service != i.service {
             let what = What::ItemSetter { storage, name: name.clone() };
@@ -305,8 +333,14 @@ fn services(d: &mut Diff<'_>) {
             continue;
         };
         if o.category != s.category {
-            let what = What::ServiceCategory { service: service.clone(), from: o.category.clone(), to: s.category.clone() };
-            d.push(!essential, format!("{path}.category"), format!("moved from `{}` to `{}`", o.category, s.category), what);
+            let what =
+                What::ServiceCategory { service: service.clone(), from: o.category.clone(), to: s.category.clone() };
+            d.push(
+                !essential,
+                format!("{path}.category"),
+                format!("moved from `{}` to `{}`", o.category, s.category),
+                what,
+            );
         }
         if o.purpose != s.purpose {
             let what = What::ServicePurpose { service: service.clone() };

@@ -1,9 +1,9 @@
 //! Policy changes in a visitor's words: what `crumb policy diff` prints next to each change,
 //! and the "what changed" section a policy shows for its last material version.
 
+use crumb_core::Text;
 use crumb_core::diff::{Change, What, diff};
 use crumb_core::inventory::{Inventory, StorageKind};
-use crumb_core::Text;
 use serde::Serialize;
 
 use crate::change_texts::change_texts;
@@ -61,7 +61,7 @@ pub fn change_sentence(c: &Change, old: &Inventory, new: &Inventory, lang: &str)
     let dur = |s: &str, storage| duration_text_words(s, storage, t);
     let q = |s: &str| quoted(s, t);
     let signal = |s: &str| if s == "dnt" { "Do Not Track (DNT)" } else { "Global Privacy Control (GPC)" };
-    let out = match &c.what {
+    match &c.what {
         What::Site => ct.site.to_string(),
         What::SignalIgnored { signal: s } => ct.signal_ignored.replace("{signal}", signal(s)),
         What::SignalHonoured { signal: s } => ct.signal_honoured.replace("{signal}", signal(s)),
@@ -100,10 +100,10 @@ pub fn change_sentence(c: &Change, old: &Inventory, new: &Inventory, lang: &str)
         What::ItemCategory { name, from, to, .. } => {
             ct.item_category.replace("{name}", &q(name)).replace("{from}", &title(from)).replace("{to}", &title(to))
         }
-        What::ItemPurpose { storage, name } => ct.item_purpose.replace("{name}", &q(name)).replace(
-            "{purpose}",
-            &sentence_end(&item(*storage, name).map(|i| text(&i.purpose)).unwrap_or_default()),
-        ),
+        What::ItemPurpose { storage, name } => ct
+            .item_purpose
+            .replace("{name}", &q(name))
+            .replace("{purpose}", &sentence_end(&item(*storage, name).map(|i| text(&i.purpose)).unwrap_or_default())),
         What::ItemSetter { storage, name } => {
             let i = new.items().find(|i| i.storage() == *storage && &i.name == name);
             let by = i.and_then(|i| i.set_by()).unwrap_or(&new.site.name).to_string();
@@ -151,6 +151,5 @@ pub fn change_sentence(c: &Change, old: &Inventory, new: &Inventory, lang: &str)
         What::ServiceRemoved { service: id } => {
             ct.service_removed.replace("{service}", &service(id).map(|s| s.name).unwrap_or_else(|| id.clone()))
         }
-    };
-    out
+    }
 }

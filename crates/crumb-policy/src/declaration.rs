@@ -1,7 +1,7 @@
 //! The per-cookie details the banner loads on demand (`/s/{site}/declaration.json`).
 
-use crumb_core::inventory::{Inventory, MatchKind};
 use crumb_core::Party;
+use crumb_core::inventory::{Inventory, MatchKind};
 
 use crate::i18n;
 use crate::words::{attributes, duration_words, safe_url};
@@ -36,7 +36,7 @@ pub fn declaration(inv: &Inventory) -> serde_json::Value {
                     serde_json::json!({
                         "name": i.name,
                         "storage": i.storage().as_str(),
-                        "provider": if third { i.set_by().map(str::to_string) } else { Some(inv.site.name.clone()) },
+                        "provider": i.set_by().unwrap_or(&inv.site.name),
                         "third_party": third,
                         "set_by": if third { None } else { i.set_by() },
                         "service": i.service,

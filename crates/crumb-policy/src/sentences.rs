@@ -143,7 +143,9 @@ pub fn sentences(inv: &Inventory, facts: &Facts, t: &Texts, lang: &str) -> Sente
         .map(|c| quoted(c.title.get(lang, default), t))
         .collect();
     let signal = |honoured: bool, off: &str, none: &str, ignore: &str| match (honoured, denied.is_empty()) {
-        (true, false) => join(&[&off.replace("{categories}", &join_list(&denied, t)), banner(facts, t.signal_switch_on)]),
+        (true, false) => {
+            join(&[&off.replace("{categories}", &join_list(&denied, t)), banner(facts, t.signal_switch_on)])
+        }
         (true, true) => none.to_string(),
         (false, _) => join(&[ignore, banner(facts, t.signal_settings)]),
     };

@@ -20,7 +20,7 @@ pub struct ItemView {
     pub kind_label: &'static str,
     pub category: String,
     pub category_title: String,
-    /// The site for a first-party item, else the company whose domain holds it.
+    /// Who sets it: the company named in the inventory, else the site.
     pub provider: String,
     /// On another site's domain.
     pub third_party: bool,
@@ -126,15 +126,13 @@ pub fn item_view(inv: &Inventory, i: &Item, lang: &str, t: &Texts) -> ItemView {
     let third = inv.party(i) == Party::Third;
     let service = i.service.as_deref().and_then(|s| inv.service(s));
     let set_by = i.set_by().map(str::to_string);
-    let provider = if third {
-        set_by
-            .clone()
-            .or_else(|| service.map(|s| s.provider.clone()))
-            .or_else(|| i.domain.as_ref().map(|d| d.trim_start_matches('.').to_string()))
-            .unwrap_or_default()
-    } else {
-        inv.site.name.clone()
-    };
+    // Who sets it: the named company, else (on another site's domain) the service's
+    // provider or that domain, else the site itself.
+    let provider = set_by
+        .clone()
+        .or_else(|| third.then(|| service.map(|s| s.provider.clone())).flatten())
+        .or_else(|| third.then(|| i.domain.as_ref().map(|d| d.trim_start_matches('.').to_string())).flatten())
+        .unwrap_or_else(|| inv.site.name.clone());
     let party = match (&set_by, third) {
         (_, true) => t.third_party.to_string(),
         (Some(p), false) => t.set_on_behalf.replace("{provider}", p),
@@ -228,7 +226,10 @@ pub fn view(inv: &Inventory, lang: &str, base_url: Option<&str>) -> PolicyView {
         gpc_text: s.gpc.clone(),
         lifetime_text: s.lifetime.clone(),
         changes_text: s.changes.clone(),
-        contact_text: t.contact_body.replace("{controller}", &inv.site.controller).replace("{contact}", &inv.site.contact),
+        contact_text: t
+            .contact_body
+            .replace("{controller}", &inv.site.controller)
+            .replace("{contact}", &inv.site.contact),
         opt_out: s.opt_out.is_some(),
     };
     PolicyView {

@@ -92,7 +92,13 @@ fn leadsgen_states_every_fact_of_its_reference_policy() {
         "We honour the Do Not Track (DNT) signal: when your browser sends it, we take it as your refusal of “Analytics” and “Marketing”."
     ));
     let cookie = |n: &str| {
-        v["categories"].as_array().expect("array").iter().flat_map(|c| c["cookies"].as_array().cloned().unwrap_or_default()).find(|c| c["name"] == n).expect(n)
+        v["categories"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .flat_map(|c| c["cookies"].as_array().cloned().unwrap_or_default())
+            .find(|c| c["name"] == n)
+            .expect(n)
     };
     assert_eq!(cookie("__stripe_mid")["party"], "First party, set on our behalf by Stripe", "on the site's domain");
     assert_eq!(cookie("__stripe_mid")["third_party"], false);
@@ -266,7 +272,9 @@ fn templates_can_be_overridden() {
 fn what_changed_since_the_last_material_version() {
     let old = inv(LEADSGEN);
     let mut src = LEADSGEN.replace("languages = [\"en\"]", "languages = [\"en\", \"de\"]");
-    src = src.replace("dnt = \"honor\"", "dnt = \"ignore\"").replace("consent_lifetime = \"1 year\"", "consent_lifetime = \"13 months\"");
+    src = src
+        .replace("dnt = \"honor\"", "dnt = \"ignore\"")
+        .replace("consent_lifetime = \"1 year\"", "consent_lifetime = \"13 months\"");
     src = src.replace("duration = \"90 days\"", "duration = \"180 days\"");
     src.push_str(
         "\n[[cookies]]\nname = \"_tt\"\ncategory = \"marketing\"\nprovider = \"TikTok\"\nservice = \"tiktok\"\n\
@@ -296,7 +304,10 @@ fn what_changed_since_the_last_material_version() {
     assert!(!html.contains("<li>Our details"), "minor changes are not listed");
     let de = render(&new, &opts(Format::Markdown, "de")).expect("renders");
     assert!(de.contains("### Was sich seit der Fassung vom 2026-04-12 geändert hat"), "{de}");
-    assert!(de.contains("- Neues Cookie „\\_tt“ („Marketing“): TikTok conversion tracking; Speicherdauer 13 Monate."), "{de}");
+    assert!(
+        de.contains("- Neues Cookie „\\_tt“ („Marketing“): TikTok conversion tracking; Speicherdauer 13 Monate."),
+        "{de}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&render(&new, &opts(Format::Json, "en")).expect("json")).expect("valid");
     assert_eq!(json["changes"]["since_version"], crumb_core::policy_version(&old));

@@ -26,7 +26,8 @@ struct Shape {
     announce: Vec<bool>,
 }
 
-const CATS: [(&str, &str); 4] = [("necessary", "Needed"), ("functional", "Comfort"), ("analytics", "Stats"), ("marketing", "Ads")];
+const CATS: [(&str, &str); 4] =
+    [("necessary", "Needed"), ("functional", "Comfort"), ("analytics", "Stats"), ("marketing", "Ads")];
 const DURATIONS: [&str; 4] = ["session", "90 days", "1 year", "72 hours"];
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -39,19 +40,29 @@ fn shape() -> impl Strategy<Value = Shape> {
         any::<bool>(),
         prop::collection::vec(any::<bool>(), 4),
     )
-        .prop_map(|((banner_enabled, floating_button, dnt, gpc, mode), optional, cookies, storage, services, cookie_domain, announce)| Shape {
-            banner_enabled,
-            floating_button,
-            dnt,
-            gpc,
-            mode,
-            optional,
-            cookies,
-            storage,
-            services,
-            cookie_domain,
-            announce,
-        })
+        .prop_map(
+            |(
+                (banner_enabled, floating_button, dnt, gpc, mode),
+                optional,
+                cookies,
+                storage,
+                services,
+                cookie_domain,
+                announce,
+            )| Shape {
+                banner_enabled,
+                floating_button,
+                dnt,
+                gpc,
+                mode,
+                optional,
+                cookies,
+                storage,
+                services,
+                cookie_domain,
+                announce,
+            },
+        )
 }
 
 /// The inventory a shape describes, as `crumb.toml`; items in categories the shape leaves
@@ -136,8 +147,7 @@ fn prefix(s: &str) -> &str {
 
 fn check(inv: &Inventory) -> Result<(), TestCaseError> {
     let banner = inv.banner.enabled && inv.has_non_essential();
-    let optional_third =
-        inv.cookies.iter().any(|i| !inv.is_required(&i.category) && inv.party(i) == Party::Third);
+    let optional_third = inv.cookies.iter().any(|i| !inv.is_required(&i.category) && inv.party(i) == Party::Third);
     let on_interaction = inv.services.iter().any(|s| s.on_interaction);
     let opt_out_somewhere = inv.rules.regional_mode != crumb_core::inventory::RegionalMode::OptIn;
     let decl = declaration(inv);
@@ -223,8 +233,17 @@ fn check(inv: &Inventory) -> Result<(), TestCaseError> {
             prop_assert_eq!(html.matches(&tr).count(), 1, "{} rows in HTML", i.name);
             let line = html.lines().find(|l| l.contains(&tr)).unwrap_or_default();
             let cell = format!("<td>{party}</td>");
-            prop_assert!(line.contains(&cell) && line.contains(row["duration"].as_str().unwrap_or("?")), "HTML row {}", line);
-            prop_assert_eq!(md.matches(&format!("\n| {} |", escape_markdown(&i.name))).count(), 1, "{} rows in Markdown", i.name);
+            prop_assert!(
+                line.contains(&cell) && line.contains(row["duration"].as_str().unwrap_or("?")),
+                "HTML row {}",
+                line
+            );
+            prop_assert_eq!(
+                md.matches(&format!("\n| {} |", escape_markdown(&i.name))).count(),
+                1,
+                "{} rows in Markdown",
+                i.name
+            );
             let in_decl = decl["categories"]
                 .as_array()
                 .expect("categories")
@@ -236,8 +255,14 @@ fn check(inv: &Inventory) -> Result<(), TestCaseError> {
             prop_assert_eq!(in_decl, vec![Some(inv.party(i) == Party::Third)], "banner declaration of {}", i.name);
         }
         prop_assert_eq!(json["has_banner"].as_bool(), Some(banner));
-        prop_assert_eq!(json["rules"]["dnt"].as_str(), Some(if inv.rules.dnt == crumb_core::inventory::SignalRule::Honor { "honor" } else { "ignore" }));
-        prop_assert_eq!(json["rules"]["gpc"].as_str(), Some(if inv.rules.gpc == crumb_core::inventory::SignalRule::Honor { "honor" } else { "ignore" }));
+        prop_assert_eq!(
+            json["rules"]["dnt"].as_str(),
+            Some(if inv.rules.dnt == crumb_core::inventory::SignalRule::Honor { "honor" } else { "ignore" })
+        );
+        prop_assert_eq!(
+            json["rules"]["gpc"].as_str(),
+            Some(if inv.rules.gpc == crumb_core::inventory::SignalRule::Honor { "honor" } else { "ignore" })
+        );
     }
     Ok(())
 }
@@ -274,8 +299,9 @@ fn named_combinations() {
     ] {
         let inv = fixture(&format!("{name}.toml"));
         check(&inv).expect("holds for the named combination");
-        let md = render(&inv, &RenderOptions { format: Format::Markdown, lang: Some(lang.into()), ..Default::default() })
-            .expect("renders");
+        let md =
+            render(&inv, &RenderOptions { format: Format::Markdown, lang: Some(lang.into()), ..Default::default() })
+                .expect("renders");
         insta::assert_snapshot!(format!("{name}.{lang}.md"), md);
     }
 }
