@@ -69,9 +69,6 @@ pub struct RenderOptions {
     pub templates: Option<PathBuf>,
     /// Public base URL of the Crumb server, to link the machine-readable variants.
     pub base_url: Option<String>,
-    /// The inventory of the last materially different version: the policy then says what
-    /// changed since (material changes only, in the policy's language).
-    pub previous: Option<Inventory>,
 }
 
 /// Why a policy could not be rendered.
@@ -153,9 +150,19 @@ fn environment(templates: Option<PathBuf>) -> minijinja::Environment<'static> {
 
 /// Render the policy.
 pub fn render(inv: &Inventory, opts: &RenderOptions) -> Result<String, PolicyError> {
+    render_since(inv, None, opts)
+}
+
+/// Render the policy with a "what changed" section: the material changes since `previous`,
+/// the inventory of the last materially different version (none when there are none).
+pub fn render_since(
+    inv: &Inventory,
+    previous: Option<&Inventory>,
+    opts: &RenderOptions,
+) -> Result<String, PolicyError> {
     let lang = pick_language(inv, opts.lang.as_deref())?;
     let mut v = view(inv, &lang, opts.base_url.as_deref());
-    v.changes = opts.previous.as_ref().and_then(|old| changes::changes_view(old, inv, &lang));
+    v.changes = previous.and_then(|old| changes::changes_view(old, inv, &lang));
     match opts.format {
         Format::Json => {
             v.t = None;

@@ -284,12 +284,8 @@ fn what_changed_since_the_last_material_version() {
          cookies = [\"_tt\"]\nprivacy_policy = \"https://www.tiktok.com/legal/privacy-policy\"\n",
     );
     let new = inv(&src);
-    let opts = |format, lang: &str| RenderOptions {
-        format,
-        lang: Some(lang.into()),
-        previous: Some(old.clone()),
-        ..Default::default()
-    };
+    let opts = |format, lang: &str| RenderOptions { format, lang: Some(lang.into()), ..Default::default() };
+    let render = |inv: &Inventory, o: &RenderOptions| crumb_policy::render_since(inv, Some(&old), o);
     let html = render(&new, &opts(Format::Html, "en")).expect("renders");
     assert!(html.contains("<h3 id=\"what-changed\">What changed since the version of 2026-04-12</h3>"), "{html}");
     for said in [

@@ -296,7 +296,6 @@ async fn policy_page(
         lang: pick_lang(&site, &q, &headers),
         templates: None,
         base_url: st.public_url().map(str::to_string),
-        previous: None,
     };
     let body = crumb_policy::render(&site.inv, &opts).map_err(|e| match e {
         crumb_policy::PolicyError::UnknownLanguage { .. } if explicit => {

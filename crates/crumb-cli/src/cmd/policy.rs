@@ -119,7 +119,6 @@ pub fn run(args: Args) -> miette::Result<u8> {
         lang: args.lang,
         templates: args.templates,
         base_url: None,
-        previous,
     };
     if let Some(dir) = &opts.templates
         && !dir.is_dir()
@@ -130,7 +129,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
             dir.display()
         ));
     }
-    let out = crumb_policy::render(&inv, &opts).map_err(|e| miette::miette!("{e}"))?;
+    let out = crumb_policy::render_since(&inv, previous.as_ref(), &opts).map_err(|e| miette::miette!("{e}"))?;
     match args.output {
         Some(path) => {
             write_output(&path, out.as_bytes())?;
