@@ -14,6 +14,7 @@ pub mod diff;
 pub mod duration;
 pub mod host;
 pub mod inventory;
+pub mod name;
 pub mod ocd;
 pub mod party;
 pub mod pattern;

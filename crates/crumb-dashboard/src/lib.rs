@@ -34,10 +34,8 @@ use session::{login, login_form, logout};
 use state::{Dashboard, security_headers, stylesheet};
 
 pub use pages::SCANS_SHOWN;
-pub use password::{PasswordError, generate_password, hash_password, verify_password};
-pub use state::{
-    DashboardOptions, MAX_FAILED_LOGINS, MIN_PASSWORD_LEN, PAGE_SIZE, SESSION_COOKIE, TEMPLATES, THROTTLE_WINDOW_MS,
-};
+pub use password::{MIN_PASSWORD_LEN, PasswordError, generate_password, hash_password, verify_password};
+pub use state::{DashboardOptions, MAX_FAILED_LOGINS, PAGE_SIZE, SESSION_COOKIE, TEMPLATES, THROTTLE_WINDOW_MS};
 
 /// The dashboard's routes, to merge into [`crumb_server::router_with`].
 pub fn routes(opts: DashboardOptions) -> Router<AppState> {

@@ -1,6 +1,7 @@
 //! Account passwords: Argon2id hashes and generated passwords.
 
-use crate::state::MIN_PASSWORD_LEN;
+/// The shortest password `crumb admin create-user` accepts.
+pub const MIN_PASSWORD_LEN: usize = 12;
 
 /// Why a password could not be set.
 #[derive(Debug, thiserror::Error)]

@@ -15,8 +15,6 @@ use crate::password::{generate_password, hash_password};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "crumb_admin";
-/// The shortest password `crumb admin create-user` accepts.
-pub const MIN_PASSWORD_LEN: usize = 12;
 /// Failed logins from one address within [`THROTTLE_WINDOW_MS`] before it gets 429.
 pub const MAX_FAILED_LOGINS: u32 = 10;
 /// The window of [`MAX_FAILED_LOGINS`].
