@@ -1,5 +1,5 @@
 //! Built-in sentences that say one policy change in a visitor's words, in English, German and
-//! French. Placeholders in braces are filled in by [`crate::changes`].
+//! French. Placeholders in braces are filled in by the `changes` module.
 
 use serde::Serialize;
 
