@@ -166,9 +166,17 @@ fn policy_diff_exit_codes() {
     let o = crumb(&["policy", "diff", &old, &material]);
     assert_eq!(code(&o), 3, "{}", stdout(&o));
     assert!(stdout(&o).contains("material cookies._fbp.duration: 90 days became 180 days"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("“_fbp” now lasts 180 days instead of 90 days."), "in visitor words: {}", stdout(&o));
     let o = crumb(&["policy", "diff", "--json", &old, &material]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(v["material"], true);
+    assert_eq!(v["changes"][0]["what"]["kind"], "item_duration");
+    assert_eq!(v["changes"][0]["visitor"], "“_fbp” now lasts 180 days instead of 90 days.");
+    let o = crumb(&["policy", &material, "--since", &old, "--format", "md"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("### What changed since the version of 2026-04-12"), "{md}");
+    assert!(md.contains("- “\\_fbp” now lasts 180 days instead of 90 days."), "{md}");
 }
 
 #[test]

@@ -433,3 +433,23 @@ fn every_diagnostic_code_has_a_test() {
     }
     assert!(missing.is_empty(), "diagnostics without a test: {missing:?}");
 }
+
+#[test]
+fn a_known_third_party_cookie_without_its_domain_is_pointed_out() {
+    let item = |extra: &str| {
+        with(&format!(
+            "[[cookies]]\nname = \"VISITOR_INFO1_LIVE\"\ncategory = \"analytics\"\nprovider = \"Google\"\npurpose = \"YouTube embed.\"\nduration = \"180 days\"\n{extra}"
+        ))
+    };
+    expect(&item(""), "third-party-without-domain", Severity::Warning, Some("VISITOR_INFO1_LIVE"));
+    let d =
+        check_source(&item("")).diagnostics.into_iter().find(|d| d.code == "third-party-without-domain").expect("d");
+    assert!(d.message.contains("youtube.com") && d.message.contains("first party"), "{}", d.message);
+    let declared = check_source(&item("domain = \".youtube.com\""));
+    assert!(declared.diagnostics.iter().all(|d| d.code != "third-party-without-domain"), "{:#?}", declared.diagnostics);
+    // A load balancer's cookie on the site's own domain, set by its host, is first party.
+    let lb = with(
+        "[[cookies]]\nname = \"AWSALB\"\ncategory = \"necessary\"\nprovider = \"Amazon Web Services\"\npurpose = \"Load balancing.\"\nduration = \"7 days\"",
+    );
+    assert!(check_source(&lb).diagnostics.iter().all(|d| d.code != "third-party-without-domain"));
+}

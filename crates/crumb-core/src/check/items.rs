@@ -241,6 +241,27 @@ pub(super) fn item_rules(
             "set `http_only = true` and `secure = true` so scripts and plain HTTP cannot read the session; if it carries no credential, say so in its purpose",
         );
     }
+    // Without `domain` a cookie is read as living on the site (first party, set on its behalf
+    // by the named provider). A plain name the database knows only on another party's domain
+    // (`VISITOR_INFO1_LIVE` on youtube.com) is that party's cookie, declared without its domain.
+    if is_cookie
+        && item.domain.is_none()
+        && let Some(provider) = item.set_by()
+        && !item.name.starts_with('_')
+        && let Some((e, ocd::DomainAgreement::Other)) =
+            ocd::lookup_detailed(&item.name, inv.site.origins.first().map(String::as_str))
+        && e.name == item.name
+    {
+        cx.warn(
+            "third-party-without-domain",
+            &at("name"),
+            format!(
+                "`{}` has no `domain`, so the policy lists it as first party set on the site by {provider}, but the Open Cookie Database knows it on `{}`",
+                item.name, e.domain
+            ),
+            format!("if it lives there, declare `domain = \".{}\"` so the policy lists it as third party", e.domain),
+        );
+    }
     if required {
         let domain = item.domain.as_deref().or_else(|| inv.site.origins.first().map(String::as_str));
         let name = match item.pattern() {
