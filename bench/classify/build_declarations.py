@@ -18,6 +18,7 @@ Raw formats:
 
 Mapping of a site's own label to the four classes (first rule that matches, on the
 lowercased label):
+  functionally required                                      -> necessary
   advert | marketing | targeting | ads tech | conversion      -> marketing
   analytic | statist | performance | measur | audience       -> analytics
   functional | functionality | preference | convenience      -> functional
@@ -34,6 +35,7 @@ from urllib.parse import urlparse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RULES = [
+    ("necessary", ["functionally required"]),
     ("marketing", ["advert", "marketing", "targeting", "ads tech", "conversion"]),
     ("analytics", ["analytic", "statist", "performance", "measur", "audience"]),
     ("functional", ["functional", "functionality", "preference", "convenience"]),

@@ -8,6 +8,7 @@
 //! [`client`] configuration.
 
 pub mod check;
+pub mod classify;
 pub mod client;
 pub mod consent;
 pub mod consent_mode;
