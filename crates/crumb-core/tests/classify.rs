@@ -51,12 +51,7 @@ fn features_and_predictions_match_the_training_script() {
 }
 
 fn obs(name: &str, domain: &str, third: bool) -> Observation {
-    Observation {
-        name: name.into(),
-        domain: Some(domain.into()),
-        third_party: Some(third),
-        ..Observation::default()
-    }
+    Observation { name: name.into(), domain: Some(domain.into()), third_party: Some(third), ..Observation::default() }
 }
 
 #[test]

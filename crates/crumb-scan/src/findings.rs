@@ -73,8 +73,11 @@ pub fn suggestion_for(o: &ObservedItem, inv: Option<&Inventory>) -> Suggestion {
         domain: Some(&o.domain),
         storage: o.storage,
         third_party: o.third_party,
-        lifetime_seconds: o.lifetime_seconds,
-        value_length: Some(o.value_length),
+        lifetime_seconds: if o.session == Some(true) { Some(0) } else { o.lifetime_seconds },
+        http_only: o.http_only,
+        secure: o.secure,
+        set_by: o.set_by.as_ref().map(|b| b.url.as_str()),
+        set_by_server: o.set_by.as_ref().map(|b| b.kind == crate::model::SetByKind::Response),
     });
     s.category = inv.and_then(|i| classify::category_for(i, s.purpose));
     s

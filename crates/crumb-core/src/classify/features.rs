@@ -189,12 +189,12 @@ pub fn registrable(domain: &str) -> String {
     let lower = domain.trim_start_matches('.').to_lowercase();
     let parts: Vec<&str> = lower.split('.').filter(|p| !p.is_empty()).collect();
     let n = parts.len();
-    let take = if n >= 3 && parts[n - 1].len() == 2 && matches!(parts[n - 2], "co" | "com" | "org" | "net" | "ac" | "gov")
-    {
-        3
-    } else {
-        2
-    };
+    let take =
+        if n >= 3 && parts[n - 1].len() == 2 && matches!(parts[n - 2], "co" | "com" | "org" | "net" | "ac" | "gov") {
+            3
+        } else {
+            2
+        };
     parts[n.saturating_sub(take)..].join(".")
 }
 

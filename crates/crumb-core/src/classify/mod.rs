@@ -224,7 +224,8 @@ pub fn classify_with(model: &Model, o: &Observation) -> Classification {
     let confidence = p[best];
     let top: Vec<String> = model.top_features(&feats, best, 3).into_iter().map(|(f, _)| f).collect();
     let agrees = entry.filter(|e| e.purpose() == purpose);
-    let mut reason = format!("model: {} at {:.0}% (strongest features: {})", purpose.as_str(), confidence * 100.0, top.join(", "));
+    let mut reason =
+        format!("model: {} at {:.0}% (strongest features: {})", purpose.as_str(), confidence * 100.0, top.join(", "));
     if let Some(e) = entry {
         let (ep, why) = e.purpose_reason();
         reason.push_str(&format!(
@@ -236,7 +237,8 @@ pub fn classify_with(model: &Model, o: &Observation) -> Classification {
         ));
     }
     let source = if agrees.is_some() { Source::OpenCookieDatabase } else { Source::Model };
-    let server_only = !third && o.http_only == Some(true) && o.storage.unwrap_or(StorageKind::Cookie) == StorageKind::Cookie;
+    let server_only =
+        !third && o.http_only == Some(true) && o.storage.unwrap_or(StorageKind::Cookie) == StorageKind::Cookie;
     let strong_marketing =
         p[3] >= STRONG_MARKETING || entry.is_some_and(|e| e.purpose() == Purpose::Marketing && !e.domain.is_empty());
     let review = confidence < REVIEW_BELOW;
