@@ -83,6 +83,26 @@ pub fn suggestion_for(o: &ObservedItem, inv: Option<&Inventory>) -> Suggestion {
     s
 }
 
+/// A suggestion for every distinct observed item, with or without an inventory.
+pub fn suggestions(inv: Option<&Inventory>, report: &ScanReport) -> Vec<crate::model::ItemSuggestion> {
+    let matcher = inv.map(crumb_core::Matcher::new);
+    let mut seen = HashSet::new();
+    report
+        .observations()
+        .filter(|o| seen.insert((o.storage, o.name.clone(), o.domain.clone())))
+        .map(|o| crate::model::ItemSuggestion {
+            name: o.name.clone(),
+            domain: o.domain.clone(),
+            storage: o.storage,
+            declared: matcher.as_ref().is_some_and(|m| {
+                m.find_index(crumb_core::Observed { storage: o.storage, name: &o.name, domain: Some(&o.domain) })
+                    .is_some()
+            }),
+            suggestion: suggestion_for(o, inv),
+        })
+        .collect()
+}
+
 fn finding(kind: FindingKind, severity: Severity, o: &ObservedItem, evidence: String) -> Finding {
     Finding {
         kind,
@@ -397,6 +417,7 @@ mod tests {
             stopped_early: None,
             summary: Summary::default(),
             findings: Vec::new(),
+            suggestions: Vec::new(),
             pages: vec![PageResult {
                 url: "http://127.0.0.1:8080/".into(),
                 found_via: "start".into(),
