@@ -184,6 +184,7 @@ fn every_command_has_help_with_examples() {
     for cmd in [
         vec!["init"],
         vec!["check"],
+        vec!["classify"],
         vec!["policy"],
         vec!["policy", "diff"],
         vec!["admin"],
@@ -197,4 +198,23 @@ fn every_command_has_help_with_examples() {
     }
     let o = crumb(&["--help"]);
     assert!(stdout(&o).contains("Quick start"));
+}
+
+#[test]
+fn classify_reads_names_and_prints_csv() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["classify", "--format", "csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("crumb classify");
+    child.stdin.take().expect("stdin").write_all(b"sessionid\n_ga\n").expect("write");
+    let o = child.wait_with_output().expect("output");
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows[0], "name,domain,category,confidence,source,review,reason");
+    assert!(rows[1].starts_with("sessionid,,necessary,0.95,framework,false,"), "{out}");
+    assert!(rows[2].starts_with("_ga,,analytics,"), "{out}");
 }

@@ -407,6 +407,11 @@ pub struct Item {
     /// Cookie `SameSite` attribute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_site: Option<SameSite>,
+    /// Drafted by `crumb scan --write-inventory` with a low-confidence category: a person
+    /// should confirm the category and then remove this flag (`crumb check` warns while it
+    /// is set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub review: bool,
 }
 
 /// Marker for web storage that has no expiry.

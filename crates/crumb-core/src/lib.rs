@@ -4,10 +4,11 @@
 //! durations, the one cookie/storage-name [`pattern::Matcher`] that the banner, scanner and
 //! guard share, the [`version::policy_version`] content hash, the material-versus-minor
 //! [`diff`] classifier, the [`check`] rules behind `crumb check`, the embedded
-//! [`ocd`] Open Cookie Database, and the [`consent`] cookie, decisions and the rules a
-//! recorded decision obeys.
+//! [`ocd`] Open Cookie Database, the [`classify`] cookie classifier, and the [`consent`]
+//! cookie, decisions and the rules a recorded decision obeys.
 
 pub mod check;
+pub mod classify;
 pub mod consent;
 pub mod consent_mode;
 pub mod diff;

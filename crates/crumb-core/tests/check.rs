@@ -176,6 +176,29 @@ fn insecure_auth_cookie_warns() {
 }
 
 #[test]
+fn framework_csrf_tokens_are_not_asked_to_be_http_only() {
+    // Django makes `csrftoken` script-readable on purpose (CSRF_COOKIE_HTTPONLY = False).
+    let src = with(
+        "[[cookies]]\nname = \"csrftoken\"\ncategory = \"necessary\"\npurpose = \"Protects forms against CSRF.\"\nduration = \"1 year\"\nhttp_only = false",
+    );
+    let c = check_source(&src);
+    assert!(!c.diagnostics.iter().any(|d| d.code == "insecure-auth-cookie"), "{:#?}", c.diagnostics);
+    // Django's session id on the site's own domain is not Instagram's marketing cookie.
+    let s = with(
+        "[[cookies]]\nname = \"sessionid\"\ncategory = \"necessary\"\npurpose = \"Keeps you signed in.\"\nduration = \"session\"\nhttp_only = true\nsecure = true",
+    );
+    assert!(check_source(&s).diagnostics.is_empty(), "{:#?}", check_source(&s).diagnostics);
+}
+
+#[test]
+fn items_marked_for_review_warn() {
+    let src = with(
+        "[[cookies]]\nname = \"zq_pref\"\ncategory = \"necessary\"\npurpose = \"Drafted.\"\nduration = \"1 year\"\nreview = true",
+    );
+    expect(&src, "review-suggested", Severity::Warning, Some("true"));
+}
+
+#[test]
 fn known_tracking_cookie_declared_necessary_names_the_entry() {
     let src =
         with("[[cookies]]\nname = \"_ga\"\ncategory = \"necessary\"\npurpose = \"Needed.\"\nduration = \"1 year\"");
