@@ -189,6 +189,7 @@ fn every_command_has_help_with_examples() {
         vec!["policy", "diff"],
         vec!["admin"],
         vec!["admin", "create-user"],
+        vec!["admin", "create-key"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");

@@ -1,10 +1,10 @@
-//! [`AdminStore`] once for both databases.
+//! [`AdminStore`] once for both databases: accounts, sessions and API keys.
 
 use async_trait::async_trait;
-use crumb_ledger::{AdminStore, StorageError};
+use crumb_ledger::{AdminStore, ApiKeyRow, StorageError};
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
-use crate::rows::Decodes;
+use crate::rows::{Decodes, api_key};
 use crate::{Backend, SqlStorage, unavailable};
 
 #[async_trait]
@@ -125,4 +125,49 @@ where
             .map_err(unavailable)?;
         Ok(())
     }
+
+    async fn add_api_key(&self, key: &ApiKeyRow, secret_hash: &str) -> Result<(), StorageError> {
+        let sites = serde_json::to_string(&key.sites).map_err(|e| StorageError::Config(format!("sites: {e}")))?;
+        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, sites, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(key.id.as_str())
+            .bind(key.name.as_str())
+            .bind(secret_hash)
+            .bind(sites.as_str())
+            .bind(key.created_at)
+            .execute(&self.writes)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, StorageError> {
+        let rows = sqlx::query(&format!("SELECT {API_KEY_COLS} FROM api_keys ORDER BY created_at, id"))
+            .fetch_all(&self.reads)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(api_key).collect()
+    }
+
+    async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKeyRow>, StorageError> {
+        let row =
+            sqlx::query(&format!("SELECT {API_KEY_COLS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL"))
+                .bind(secret_hash)
+                .fetch_optional(&self.reads)
+                .await
+                .map_err(unavailable)?;
+        row.map(|r| api_key(&r)).transpose()
+    }
+
+    async fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool, StorageError> {
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&self.writes)
+            .await
+            .map_err(unavailable)?;
+        Ok(B::rows_affected(&done) > 0)
+    }
 }
+
+/// The columns [`api_key`] reads, in its order.
+const API_KEY_COLS: &str = "id, name, sites, created_at, revoked_at";

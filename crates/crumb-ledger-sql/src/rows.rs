@@ -1,6 +1,6 @@
 //! Row mappers: a stored row to the ledger's types.
 
-use crumb_ledger::{Checkpoint, CheckpointKind, Entry, Record, ScanRow, StorageError};
+use crumb_ledger::{ApiKeyRow, Checkpoint, CheckpointKind, Entry, Record, ScanRow, StorageError};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::corrupt;
@@ -122,5 +122,17 @@ pub(crate) fn scan_row(row: &impl Decodes, with_report: bool) -> Result<ScanRow,
         warnings: row.int("warnings")?,
         notes: row.int("notes")?,
         report: if with_report { row.text("report")? } else { String::new() },
+    })
+}
+
+/// An `api_keys` row, columns `id, name, sites, created_at, revoked_at` in that order.
+pub(crate) fn api_key(row: &impl Decodes) -> Result<ApiKeyRow, StorageError> {
+    let sites = row.text_at(2)?;
+    Ok(ApiKeyRow {
+        id: row.text_at(0)?,
+        name: row.text_at(1)?,
+        sites: serde_json::from_str(&sites).map_err(|e| StorageError::Corrupt(format!("api key sites: {e}")))?,
+        created_at: row.int_at(3)?,
+        revoked_at: row.opt_int_at(4)?,
     })
 }

@@ -14,7 +14,8 @@
 //! - [`record_hash`] hashes a record's canonical encoding, versioned and written field by
 //!   field ([`hash`]; the field list and order are in `docs/ledger.md`).
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
-//! - [`AdminStore`] keeps the dashboard's accounts and sessions beside the ledger, and
+//! - [`AdminStore`] keeps the dashboard's accounts and sessions and the statistics API's
+//!   keys beside the ledger, and
 //!   [`ScanStore`] the scan reports `crumb scan --save` records.
 
 use std::collections::BTreeMap;
@@ -33,7 +34,7 @@ pub mod storage;
 pub mod verify;
 pub mod writer;
 
-pub use admin::AdminStore;
+pub use admin::{AdminStore, ApiKeyRow};
 pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::duration::Duration;
 use crate::inventory::{Inventory, Item, Purpose, SameSite, StorageKind};
+use crate::ocd;
 
 use super::ctx::{Ctx, Seg, did_you_mean};
 use super::syntax::*;
