@@ -6,12 +6,13 @@
 //! - WebSocket (and any other HTTP/1.1) upgrades passed through;
 //! - `502` when the upstream cannot be reached, `504` when it does not answer in time,
 //!   both with a JSON body;
-//! - optional banner injection ([`crate::inject`]);
+//! - optional HTML rewriting ([`crate::html`]): the banner tag, and the elements of services
+//!   the visitor has not granted held back;
 //! - graceful shutdown: stop accepting, let requests in flight finish.
 //!
 //! HTTP/1.1 requests go through a fast path (`proxy/fast.rs`) that forwards bytes without hyper
 //! in between; what it does not take (HTTP/2, HTTP/1.0, upgrades, `Transfer-Encoding` and
-//! large request bodies, banner injection) goes through hyper. Both apply the same guard.
+//! large request bodies, HTML rewriting) goes through hyper. Both apply the same guard.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,6 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use crumb_core::consent::ConsentState;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -36,7 +38,8 @@ use tokio::net::TcpListener;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::guard::Guard;
-use crate::inject::{BoxError, inject};
+use crate::inject::{BoxError, rewrite};
+use crate::rules::{BannerTag, Rewriter};
 use crate::layer::GuardLayer;
 
 mod fast;
@@ -54,8 +57,11 @@ pub struct ProxyConfig {
     pub timeout: Duration,
     /// How long to connect to the upstream before the visitor gets a 502.
     pub connect_timeout: Duration,
-    /// Banner script URL to inject into HTML pages, if any.
+    /// Banner script URL to insert into HTML pages (first child of `<head>`), if any.
     pub inject_banner: Option<String>,
+    /// Hold back the elements of services the visitor has not granted in HTML pages
+    /// (`None`: when a banner is inserted, since the banner is what activates them).
+    pub rewrite_html: Option<bool>,
     /// How long requests in flight may take to finish after shutdown is asked for.
     pub shutdown_grace: Duration,
     /// How long a visitor connection may take to send a complete request head, and so how
@@ -64,8 +70,8 @@ pub struct ProxyConfig {
     /// Keep `X-Forwarded-Proto`/`X-Forwarded-Host` a trusted front proxy (the TLS
     /// terminator) set, instead of overwriting them; `X-Forwarded-For` is always appended to.
     pub trust_forwarded: bool,
-    /// Serve HTTP/1.1 requests on the fast path (default true; banner injection always
-    /// goes through the hyper path). Off: every request goes through hyper.
+    /// Serve HTTP/1.1 requests on the fast path (default true; HTML rewriting always goes
+    /// through the hyper path). Off: every request goes through hyper.
     pub fast_path: bool,
 }
 
@@ -83,6 +89,17 @@ pub enum ProxyError {
 }
 
 impl ProxyConfig {
+    /// The HTML rewriter these settings ask for, if any.
+    fn rewriter(&self, guard: &Guard) -> Option<Rewriter> {
+        let banner = self.inject_banner.as_deref().map(BannerTag::script);
+        let hold = self.rewrite_html.unwrap_or(banner.is_some());
+        match (hold, banner) {
+            (true, banner) => Some(Rewriter::new(guard, banner)),
+            (false, Some(banner)) => Some(Rewriter::banner_only(guard, banner)),
+            (false, None) => None,
+        }
+    }
+
     /// Settings with defaults for everything but the upstream.
     pub fn new(upstream: &str) -> Result<ProxyConfig, ProxyError> {
         let uri: Uri = upstream.parse().map_err(|_| ProxyError::Upstream(upstream.to_string()))?;
@@ -94,6 +111,7 @@ impl ProxyConfig {
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
             inject_banner: None,
+            rewrite_html: None,
             shutdown_grace: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             trust_forwarded: false,
@@ -147,7 +165,7 @@ struct Inner {
     base_path: String,
     timeout: Duration,
     connect_timeout: Duration,
-    inject_banner: Option<String>,
+    rewriter: Option<Rewriter>,
     trust_forwarded: bool,
 }
 
@@ -224,8 +242,9 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 }
 
 impl Proxy {
-    /// A proxy to `config.upstream`.
-    pub fn new(config: &ProxyConfig) -> Proxy {
+    /// A proxy to `config.upstream`, rewriting HTML pages for `guard`'s inventory as
+    /// `config` says.
+    pub fn new(config: &ProxyConfig, guard: &Guard) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.set_nodelay(true);
@@ -250,7 +269,7 @@ impl Proxy {
                 base_path,
                 timeout: config.timeout,
                 connect_timeout: config.connect_timeout,
-                inject_banner: config.inject_banner.clone(),
+                rewriter: config.rewriter(guard),
                 trust_forwarded: config.trust_forwarded,
             }),
         }
@@ -343,6 +362,10 @@ impl Proxy {
             );
         }
         let visitor = req.extensions_mut().remove::<VisitorConn>();
+        let plan = self.inner.rewriter.as_ref().filter(|r| !head_request && r.is_active()).map(|r| {
+            let authority = req.uri().authority().map(|a| a.as_str());
+            r.plan_for_request(req.headers(), authority, req.extensions().get::<ConsentState>())
+        });
         let dedicated = visitor.is_some() && req.version() <= http::Version::HTTP_11;
         let uri = if dedicated { self.origin_form(req.uri()) } else { self.upstream_uri(req.uri()) };
         let Ok(uri) = uri else {
@@ -435,12 +458,9 @@ impl Proxy {
             return Response::from_parts(parts, body.map_err(BoxError::from).boxed_unsync());
         }
         strip_hop_by_hop(res.headers_mut());
-        match &self.inner.inject_banner {
-            Some(src) if !head_request => match inject(res, src) {
-                Ok(res) => res.map(|b| b.boxed_unsync()),
-                Err(res) => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
-            },
-            _ => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
+        match plan {
+            Some(plan) => rewrite(res, Some(plan)).map(|b| b.boxed_unsync()),
+            None => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
         }
     }
 }
@@ -486,8 +506,8 @@ impl Server {
         // senders and idle keep-alive connections (which hold an upstream connection
         // each) are let go.
         builder.http1().timer(TokioTimer::new()).header_read_timeout(config.idle_timeout);
-        let proxy = Proxy::new(config);
-        let fast = (config.fast_path && config.inject_banner.is_none()).then(|| fast::Fast {
+        let proxy = Proxy::new(config, &guard);
+        let fast = (config.fast_path && proxy.inner.rewriter.is_none()).then(|| fast::Fast {
             rewrite: wire::RequestRewrite {
                 upstream_host: proxy.inner.upstream_host.to_str().unwrap_or("localhost").to_string(),
                 base_path: proxy.inner.base_path.clone(),
