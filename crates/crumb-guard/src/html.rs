@@ -61,10 +61,11 @@ struct Selectors {
     iframe: Selector,
     media: Selector,
     link: Selector,
+    noscript: Selector,
 }
 
 fn parse(s: &str) -> Selector {
-    // The selectors are constants of this file; a test parses every one.
+    // The selectors are constants of this file; every test of the pass parses them all.
     s.parse().unwrap_or_else(|e| panic!("selector `{s}`: {e}"))
 }
 
@@ -76,6 +77,7 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| Selectors {
     iframe: parse("iframe[src]"),
     media: parse("img, video, audio, source, track"),
     link: parse("link[href][rel]"),
+    noscript: parse("noscript"),
 });
 
 /// The HTML pass over one response body.
@@ -246,6 +248,21 @@ fn hold_handlers(plan: &Arc<Plan>) -> Vec<Handler> {
         }
         Ok(())
     });
+    // A browser with scripting on never loads `<noscript>` content, one with scripting off
+    // does (the GTM and Meta Pixel fallbacks): its markup goes through the same pass.
+    let p = plan.clone();
+    let mut collected = String::new();
+    let noscript = ElementContentHandlers::default().text(move |t: &mut TextChunk<'_>| {
+        collected.push_str(t.as_str());
+        if !t.last_in_text_node() && collected.len() <= MAX_INLINE {
+            t.remove();
+            return Ok(());
+        }
+        let text = std::mem::take(&mut collected);
+        let out = HtmlPass::run(&p, None, text.as_bytes())?;
+        t.replace(&String::from_utf8_lossy(&out), ContentType::Html);
+        Ok(())
+    });
     let root = ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
         el.set_attribute("data-crumb-rewritten", "")?;
         Ok(())
@@ -255,6 +272,7 @@ fn hold_handlers(plan: &Arc<Plan>) -> Vec<Handler> {
         (Cow::Borrowed(&SELECTORS.iframe), iframe),
         (Cow::Borrowed(&SELECTORS.media), media),
         (Cow::Borrowed(&SELECTORS.link), link),
+        (Cow::Borrowed(&SELECTORS.noscript), noscript),
     ]
 }
 
@@ -275,10 +293,23 @@ impl HtmlPass {
     pub fn new(plan: Plan, nonce: Option<&str>, encoding: Option<AsciiCompatibleEncoding>) -> HtmlPass {
         let plan = Arc::new(plan);
         let tag = plan.banner().map(|b| b.render(nonce));
+        HtmlPass::build(&plan, tag, encoding)
+    }
+
+    /// Rewrite a whole fragment with `tag` (if any) as the banner tag.
+    fn run(plan: &Arc<Plan>, tag: Option<String>, doc: &[u8]) -> Result<Vec<u8>, HtmlError> {
+        let mut pass = HtmlPass::build(plan, tag, None);
+        let mut out = Vec::new();
+        pass.push(doc, &mut out)?;
+        pass.finish(&mut out)?;
+        Ok(out)
+    }
+
+    fn build(plan: &Arc<Plan>, tag: Option<String>, encoding: Option<AsciiCompatibleEncoding>) -> HtmlPass {
         let state = Arc::new(Mutex::new(State { tag, script: None }));
         let mut handlers = Vec::new();
         if plan.holds_anything() {
-            handlers.extend(hold_handlers(&plan));
+            handlers.extend(hold_handlers(plan));
         }
         let st = state.clone();
         let head = ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| {
@@ -296,7 +327,7 @@ impl HtmlPass {
             Ok(())
         });
         handlers.push((Cow::Borrowed(&SELECTORS.body), body));
-        handlers.push(script_handlers(&plan, &state));
+        handlers.push(script_handlers(plan, &state));
         let out = Arc::new(Mutex::new(Vec::new()));
         let settings = Settings {
             element_content_handlers: handlers,
@@ -339,9 +370,6 @@ impl HtmlPass {
 
 /// Rewrite a whole document at once (tests, small pages).
 pub fn rewrite_document(plan: Plan, nonce: Option<&str>, doc: &[u8]) -> Result<Vec<u8>, HtmlError> {
-    let mut pass = HtmlPass::new(plan, nonce, None);
-    let mut out = Vec::new();
-    pass.push(doc, &mut out)?;
-    pass.finish(&mut out)?;
-    Ok(out)
+    let tag = plan.banner().map(|b| b.render(nonce));
+    HtmlPass::run(&Arc::new(plan), tag, doc)
 }

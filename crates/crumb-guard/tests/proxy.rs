@@ -11,8 +11,14 @@ use crumb_guard::Settings;
 use futures::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 
+/// The page as a visitor without a choice gets it: the banner tag first in `<head>`, and the
+/// root marked as rewritten (the leadsgen inventory has services to hold back).
 fn expected_html() -> String {
-    HTML.replacen("</head>", &format!("<script async src=\"{BANNER}\" nonce=\"{NONCE}\"></script></head>"), 1)
+    HTML.replacen("<html>", "<html data-crumb-rewritten=\"\">", 1).replacen(
+        "<head>",
+        &format!("<head><script src=\"{BANNER}\" nonce=\"{NONCE}\"></script>"),
+        1,
+    )
 }
 
 async fn injecting() -> (Upstream, Proxied) {
@@ -64,7 +70,7 @@ async fn injects_into_chunked_html_while_streaming() {
     assert_eq!(
         String::from_utf8(got).expect("utf-8"),
         format!(
-            "<html><head><title>Shop</title><script async src=\"{BANNER}\" nonce=\"{NONCE}\"></script></head><body>first and last</body></html>"
+            "<html data-crumb-rewritten=\"\"><head><script src=\"{BANNER}\" nonce=\"{NONCE}\"></script><title>Shop</title></head><body>first and last</body></html>"
         )
     );
 }
