@@ -76,6 +76,32 @@ async fn injects_into_chunked_html_while_streaming() {
 }
 
 #[tokio::test]
+async fn holds_back_trackers_the_visitor_has_not_granted() {
+    let (_up, p) = injecting().await;
+    let (res, body) = get(p.addr, "/tracked", &[]).await;
+    assert_eq!(std::str::from_utf8(&body).expect("utf-8"), tracked_held(Some(NONCE)));
+    assert_eq!(res.headers.get("vary").and_then(|v| v.to_str().ok()), Some("Cookie, Sec-GPC"));
+    // Analytics granted: Plausible runs, marketing still waits.
+    let (_, body) = get(p.addr, "/tracked", &[("cookie", &consent_cookie("analytics"))]).await;
+    let body = String::from_utf8(body.to_vec()).expect("utf-8");
+    assert!(body.contains("<script defer data-domain=\"shop\" src=\"https://plausible.io/js/script.js\"></script>"), "{body}");
+    assert!(body.contains("data-crumb-service=\"google-ads\"") && body.contains("data-crumb-service=\"meta-pixel\""));
+    // Everything granted: the page as the upstream sent it, with the banner tag only.
+    let (_, body) = get(p.addr, "/tracked", &[("cookie", &consent_cookie("functional~analytics~marketing"))]).await;
+    let tag = format!("<head><script src=\"{BANNER}\" nonce=\"{NONCE}\"></script>");
+    assert_eq!(std::str::from_utf8(&body).expect("utf-8"), TRACKED.replacen("<head>", &tag, 1));
+    // --no-rewrite-html: the banner tag only, for everyone.
+    let up = upstream().await;
+    let tag_only = proxy(up.addr, guard(false, Settings::default()), |c| {
+        c.inject_banner = Some(BANNER.into());
+        c.rewrite_html = Some(false);
+    })
+    .await;
+    let (_, body) = get(tag_only.addr, "/tracked", &[]).await;
+    assert_eq!(std::str::from_utf8(&body).expect("utf-8"), TRACKED.replacen("<head>", &tag, 1));
+}
+
+#[tokio::test]
 async fn leaves_non_html_and_head_requests_alone() {
     let (_up, p) = injecting().await;
     let (_, body) = get(p.addr, "/json", &[]).await;
