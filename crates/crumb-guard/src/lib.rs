@@ -49,5 +49,5 @@ pub mod rules;
 
 pub use guard::{Allowed, FilterReport, Guard, GuardError, Settings, Undeclared};
 pub use layer::{GuardLayer, GuardService, HtmlLayer, HtmlService};
-pub use rules::{BannerTag, Plan, Rewriter};
 pub use metrics::{Metrics, Reason};
+pub use rules::{BannerTag, Plan, Rewriter};

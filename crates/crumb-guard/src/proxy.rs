@@ -39,8 +39,8 @@ use tower::{Layer, Service, ServiceExt};
 
 use crate::guard::Guard;
 use crate::inject::{BoxError, rewrite};
-use crate::rules::{BannerTag, Rewriter};
 use crate::layer::GuardLayer;
+use crate::rules::{BannerTag, Rewriter};
 
 mod fast;
 pub mod wire;

@@ -21,7 +21,10 @@ pub const UNDECLARED: &str = "undeclared";
 /// The banner's tag, written with the page's CSP nonce (if any) as the first child of
 /// `<head>`.
 #[derive(Clone)]
-pub struct BannerTag(Arc<dyn Fn(Option<&str>) -> String + Send + Sync>);
+pub struct BannerTag(Arc<TagFn>);
+
+/// Makes the banner tag's markup from the page's CSP nonce.
+type TagFn = dyn Fn(Option<&str>) -> String + Send + Sync;
 
 impl std::fmt::Debug for BannerTag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -165,7 +168,12 @@ impl Rewriter {
                 required: inv.is_required(&s.category),
                 hosts: s.hosts.clone(),
                 url_patterns: s.url_patterns.clone(),
-                inline_patterns: s.inline_patterns.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+                inline_patterns: s
+                    .inline_patterns
+                    .iter()
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
             })
             .collect();
         Rewriter {
@@ -204,7 +212,9 @@ impl Rewriter {
     pub fn is_active(&self) -> bool {
         let i = &*self.inner;
         i.banner.is_some()
-            || (i.hold && (i.undeclared == Undeclared::Block || i.services.iter().any(|s| !s.required && s.category_index.is_some())))
+            || (i.hold
+                && (i.undeclared == Undeclared::Block
+                    || i.services.iter().any(|s| !s.required && s.category_index.is_some())))
     }
 
     /// The plan for a visitor allowing `allowed` on a page served for `page_host`.
@@ -215,7 +225,7 @@ impl Rewriter {
             .iter()
             .map(|s| self.inner.hold && !s.required && s.category_index.is_some_and(|i| !allowed.has(i)))
             .collect();
-        let page_host = page_host.map(|h| crumb_core::inventory::origin_host(h)).filter(|h| !h.is_empty());
+        let page_host = page_host.map(crumb_core::inventory::origin_host).filter(|h| !h.is_empty());
         Plan {
             rewriter: self.clone(),
             held,
@@ -325,9 +335,8 @@ impl Plan {
     /// Whether an inline script with text `text` is held back (a held service's
     /// `inline_patterns` entry occurs in it).
     pub fn hold_inline(&self, text: &str) -> Option<Hold> {
-        self.services_held().find(|s| s.inline_patterns.iter().any(|p| text.contains(p.as_str()))).map(|s| Hold {
-            category: s.category.to_string(),
-            service: Some(s.id.to_string()),
-        })
+        self.services_held()
+            .find(|s| s.inline_patterns.iter().any(|p| text.contains(p.as_str())))
+            .map(|s| Hold { category: s.category.to_string(), service: Some(s.id.to_string()) })
     }
 }

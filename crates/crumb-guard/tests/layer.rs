@@ -45,11 +45,14 @@ async fn axum_pages_hold_back_trackers_until_granted() {
     let g = guard(false, Settings::default());
     let app = Router::new()
         .route("/", get(|| async { axum::response::Html(TRACKED) }))
-        .route("/gz", get(|| async {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            std::io::Write::write_all(&mut e, TRACKED.as_bytes()).expect("gzip");
-            ([("content-type", "text/html"), ("content-encoding", "gzip")], e.finish().expect("gzip"))
-        }))
+        .route(
+            "/gz",
+            get(|| async {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut e, TRACKED.as_bytes()).expect("gzip");
+                ([("content-type", "text/html"), ("content-encoding", "gzip")], e.finish().expect("gzip"))
+            }),
+        )
         .layer(HtmlLayer::new(&g, Some(BannerTag::script(BANNER))))
         .layer(GuardLayer::new(g));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -84,7 +84,10 @@ async fn holds_back_trackers_the_visitor_has_not_granted() {
     // Analytics granted: Plausible runs, marketing still waits.
     let (_, body) = get(p.addr, "/tracked", &[("cookie", &consent_cookie("analytics"))]).await;
     let body = String::from_utf8(body.to_vec()).expect("utf-8");
-    assert!(body.contains("<script defer data-domain=\"shop\" src=\"https://plausible.io/js/script.js\"></script>"), "{body}");
+    assert!(
+        body.contains("<script defer data-domain=\"shop\" src=\"https://plausible.io/js/script.js\"></script>"),
+        "{body}"
+    );
     assert!(body.contains("data-crumb-service=\"google-ads\"") && body.contains("data-crumb-service=\"meta-pixel\""));
     // Everything granted: the page as the upstream sent it, with the banner tag only.
     let (_, body) = get(p.addr, "/tracked", &[("cookie", &consent_cookie("functional~analytics~marketing"))]).await;

@@ -198,7 +198,9 @@ fn a_visitor_without_a_choice_gets_every_optional_service_held() {
         tag_with(&out, "us.i.posthog.com\""),
         "<link rel=\"preconnect\" data-crumb-href=\"https://us.i.posthog.com\" data-crumb-category=\"analytics\" data-crumb-service=\"posthog\">"
     );
-    assert!(out.contains("data-crumb-href=\"//cdn.mxpnl.com\" data-crumb-category=\"analytics\" data-crumb-service=\"mixpanel\""));
+    assert!(out.contains(
+        "data-crumb-href=\"//cdn.mxpnl.com\" data-crumb-category=\"analytics\" data-crumb-service=\"mixpanel\""
+    ));
     assert!(out.contains("<link rel=\"stylesheet\" href=\"/static/site.css\">"));
     // Inline snippets: the original element runs nothing, an inert copy holds the text.
     assert!(out.contains(
@@ -251,7 +253,15 @@ fn a_visitor_without_a_choice_gets_every_optional_service_held() {
             let end = i + out[i..].find('>').expect("tag end");
             let tag = &out[start..=end];
             let url = out[i + attr.len()..].split('"').next().unwrap_or_default();
-            let held = ["posthog.com", "mxpnl.com", "cdn.amplitude.com", "googletagmanager.com", "facebook.com", "youtube", "ytimg"];
+            let held = [
+                "posthog.com",
+                "mxpnl.com",
+                "cdn.amplitude.com",
+                "googletagmanager.com",
+                "facebook.com",
+                "youtube",
+                "ytimg",
+            ];
             assert!(
                 tag.contains("data-crumb-category") || !held.iter().any(|h| url.contains(h)),
                 "a live {attr} to {url} is left: {tag}"
@@ -292,12 +302,17 @@ fn undeclared_third_party_scripts_follow_the_undeclared_setting() {
 fn the_tag_carries_the_nonce_and_goes_first_even_without_head() {
     let r = rewriter(Undeclared::Report);
     let out = run(plan(&r, None), Some("abc"), "<html><head><script src=/x.js></script></head></html>");
-    assert!(out.starts_with(&format!("<html data-crumb-rewritten=\"\"><head><script src=\"{TAG}\" nonce=\"abc\"></script><script")));
+    assert!(out.starts_with(&format!(
+        "<html data-crumb-rewritten=\"\"><head><script src=\"{TAG}\" nonce=\"abc\"></script><script"
+    )));
     let out = run(plan(&r, None), None, "<!doctype html><title>t</title><script>1</script><body>x");
     assert_eq!(out, format!("<!doctype html><title>t</title><script src=\"{TAG}\"></script><script>1</script><body>x"));
     let out = run(plan(&r, None), None, "<p>no head<body>x");
     assert_eq!(out, format!("<p>no head<script src=\"{TAG}\"></script><body>x"));
-    let custom = Rewriter::new(&guard(Undeclared::Report), Some(BannerTag::custom(|n| format!("<x-tag n=\"{}\">", n.unwrap_or("-")))));
+    let custom = Rewriter::new(
+        &guard(Undeclared::Report),
+        Some(BannerTag::custom(|n| format!("<x-tag n=\"{}\">", n.unwrap_or("-")))),
+    );
     assert_eq!(run(plan(&custom, None), Some("q"), "<head></head>"), "<head><x-tag n=\"q\"></head>");
 }
 
@@ -341,7 +356,8 @@ proptest! {
 fn html_response(body: Vec<u8>, encoding: Option<&str>) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::from(body)));
     res.headers_mut().insert("content-type", HeaderValue::from_static("text/html; charset=utf-8"));
-    res.headers_mut().insert("content-security-policy", HeaderValue::from_static("script-src 'nonce-zz9' 'strict-dynamic'"));
+    res.headers_mut()
+        .insert("content-security-policy", HeaderValue::from_static("script-src 'nonce-zz9' 'strict-dynamic'"));
     if let Some(e) = encoding {
         res.headers_mut().insert("content-encoding", HeaderValue::from_str(e).expect("hdr"));
     }
@@ -359,7 +375,8 @@ async fn gzip_and_brotli_pages_are_rewritten_and_stay_compressed() {
     let expected = run(plan(&r, None), Some("zz9"), PAGE);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(PAGE.as_bytes()).expect("gzip");
-    let (parts, body) = body_of(rewrite(html_response(gz.finish().expect("gzip"), Some("gzip")), Some(plan(&r, None)))).await;
+    let (parts, body) =
+        body_of(rewrite(html_response(gz.finish().expect("gzip"), Some("gzip")), Some(plan(&r, None)))).await;
     let mut plain = String::new();
     flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut plain).expect("valid gzip");
     assert_eq!(plain, expected);

@@ -66,7 +66,7 @@ pub(super) fn services(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str])
         for (j, u) in s.url_patterns.iter().enumerate() {
             let rest = ["https://", "http://", "//"].iter().find_map(|p| u.trim().strip_prefix(p));
             let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
-            if !host.is_some_and(|h| !h.is_empty()) {
+            if host.is_none_or(|h| h.is_empty()) {
                 cx.error(
                     "url-pattern",
                     &[K("services"), I(i), K("url_patterns"), I(j)],
