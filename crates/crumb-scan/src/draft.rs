@@ -351,3 +351,6 @@ pub fn draft(report: &ScanReport, existing: Option<&str>) -> Result<String, Draf
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests;
