@@ -7,8 +7,7 @@
 
 use std::process::ExitCode;
 
-use crumb_banner::SiteBanner;
-use crumb_core::client::{ClientContext, client_config};
+use crumb_banner::{ClientContext, SiteBanner};
 use crumb_core::inventory::RegionalMode;
 
 fn main() -> ExitCode {
@@ -33,8 +32,9 @@ fn main() -> ExitCode {
         }
     };
     // as `crumb serve` builds it: relative URLs, resolved by the script against its own src
-    let ctx = ClientContext { base_url: String::new(), valid_versions: Vec::new(), mode, region: None };
-    let banner = match SiteBanner::build(&client_config(&inv, &ctx)) {
+    let version = crumb_core::policy_version(&inv);
+    let ctx = ClientContext { base_url: String::new(), version, valid_versions: Vec::new(), mode, region: None };
+    let banner = match SiteBanner::for_site(&inv, &ctx) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{e}");

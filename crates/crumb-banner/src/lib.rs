@@ -25,12 +25,14 @@ use std::io::Write as _;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use crumb_core::client::ClientConfig;
-use crumb_core::inventory::RegionalMode;
+use crumb_core::inventory::{Inventory, RegionalMode};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256, Sha384};
 
+pub mod config;
 pub mod text;
+
+pub use config::{ClientConfig, ClientContext, client_config};
 
 /// The committed, minified first stage (`build.sh` writes it).
 pub const BANNER_TEMPLATE: &str = include_str!("../dist/banner.min.js");
@@ -103,51 +105,14 @@ pub struct SiteBanner {
     pub more: Asset,
 }
 
-/// The first-stage configuration: [`ClientConfig`] minus what only the second stage needs
-/// (category descriptions, service providers and policies), plus where the second stage is.
+/// The first stage's configuration object: [`ClientConfig`] (which skips what only the second
+/// stage needs) plus where the second stage is and its SRI hash.
 #[derive(Serialize)]
-struct CoreConfig<'a> {
-    site: &'a str,
-    version: &'a str,
-    valid_versions: &'a [String],
-    api: &'a str,
-    declaration: &'a str,
-    policy_url: &'a str,
-    lifetime_days: u32,
-    cookie: &'a crumb_core::client::CookieSettings,
-    signals: &'a crumb_core::client::SignalSettings,
-    mode: RegionalMode,
-    region: Option<&'a str>,
-    opt_out_regions: &'a [String],
-    languages: &'a [String],
-    floating_button: bool,
-    needs_banner: bool,
-    site_name: &'a str,
-    categories: Vec<CoreCategory<'a>>,
+struct FirstStage<'a> {
+    #[serde(flatten)]
+    cfg: &'a ClientConfig,
     more: String,
     more_sri: &'a str,
-}
-
-#[derive(Serialize)]
-struct CoreCategory<'a> {
-    id: &'a str,
-    required: bool,
-    title: &'a BTreeMap<String, String>,
-    consent_mode: &'a [crumb_core::inventory::ConsentModeType],
-    signals_deny: bool,
-    services: Vec<CoreService<'a>>,
-}
-
-#[derive(Serialize)]
-struct CoreService<'a> {
-    id: &'a str,
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct MoreCategory<'a> {
-    description: &'a BTreeMap<String, String>,
-    services: &'a [crumb_core::client::ClientService],
 }
 
 /// The URL of the second stage, next to `declaration.json`.
@@ -214,49 +179,20 @@ impl SiteBanner {
         }
 
         let more_data = serde_json::json!({
-            "categories": cfg.categories.iter().map(|c| (c.id.clone(), MoreCategory {
-                description: &c.description,
-                services: &c.services,
-            })).collect::<BTreeMap<_, _>>(),
+            "categories": cfg.categories.iter().map(|c| (&c.id, &c.details)).collect::<BTreeMap<_, _>>(),
             "text": more_text,
         });
         let more = Asset::new(replace_once(MORE_TEMPLATE, MORE_MARK, &js_literal(&more_data)?)?)?;
-
-        let core = CoreConfig {
-            site: &cfg.site,
-            version: &cfg.version,
-            valid_versions: &cfg.valid_versions,
-            api: &cfg.api,
-            declaration: &cfg.declaration,
-            policy_url: &cfg.policy_url,
-            lifetime_days: cfg.lifetime_days,
-            cookie: &cfg.cookie,
-            signals: &cfg.signals,
-            mode: cfg.mode,
-            region: cfg.region.as_deref(),
-            opt_out_regions: &cfg.opt_out_regions,
-            languages: &cfg.languages,
-            floating_button: cfg.floating_button,
-            needs_banner: cfg.needs_banner,
-            site_name: &cfg.site_name,
-            categories: cfg
-                .categories
-                .iter()
-                .map(|c| CoreCategory {
-                    id: &c.id,
-                    required: c.required,
-                    title: &c.title,
-                    consent_mode: &c.consent_mode,
-                    signals_deny: c.signals_deny,
-                    services: c.services.iter().map(|s| CoreService { id: &s.id, name: &s.name }).collect(),
-                })
-                .collect(),
-            more: more_url(cfg),
-            more_sri: &more.integrity,
-        };
+        let core = FirstStage { cfg, more: more_url(cfg), more_sri: &more.integrity };
         let js = replace_once(BANNER_TEMPLATE, CONFIG_MARK, &js_literal(&core)?)?;
         let js = replace_once(&js, TEXT_MARK, &js_literal(&core_text)?)?;
         Ok(SiteBanner { mode: cfg.mode, banner: Asset::new(js)?, more })
+    }
+
+    /// Build both stages of `inv`'s banner for the context the server knows (its base URL,
+    /// the site's policy version and covered versions, the mode).
+    pub fn for_site(inv: &Inventory, ctx: &ClientContext) -> Result<SiteBanner, BuildError> {
+        SiteBanner::build(&client_config(inv, ctx))
     }
 }
 
@@ -281,7 +217,6 @@ pub fn snippet(base_url: &str, site: &str, pinned: Option<&Asset>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crumb_core::client::{ClientContext, client_config};
     use crumb_core::testdata::{LEADSGEN, MIXERLEAD};
 
     use crumb_core::inventory::Inventory;
@@ -293,6 +228,7 @@ mod tests {
     fn ctx(mode: RegionalMode) -> ClientContext {
         ClientContext {
             base_url: "https://consent.leadsgen.app".into(),
+            version: "0123456789abcdef".into(),
             valid_versions: Vec::new(),
             mode,
             region: None,

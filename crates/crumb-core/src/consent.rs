@@ -1,5 +1,6 @@
-//! Consent state: the `crumb_consent` cookie the banner writes and the guard reads, and the
-//! decision of what a visitor has allowed.
+//! Consent state: the `crumb_consent` cookie the banner writes and the guard reads, the
+//! decision of what a visitor has allowed, and the rules a recorded decision obeys
+//! ([`validate_choices`]).
 //!
 //! Cookie value format (version 1), dot-separated, no characters that need quoting:
 //!
@@ -8,8 +9,9 @@
 //! 1.0193a2b4-7c1d-7e55-9a0b-3c2d1e0f9a8b.3f2a9c1b7e4d5a6b.functional~analytics.1763856000
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Inventory, RegionalMode, SignalRule};
@@ -211,6 +213,104 @@ pub fn decide(
     }
 }
 
+/// What the visitor did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Accepted every category.
+    AcceptAll,
+    /// Refused every optional category.
+    RejectAll,
+    /// Saved a selection.
+    Save,
+    /// Withdrew consent.
+    Withdraw,
+}
+
+impl Action {
+    /// The name stored in the ledger (`accept_all`, `reject_all`, `save`, `withdraw`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AcceptAll => "accept_all",
+            Action::RejectAll => "reject_all",
+            Action::Save => "save",
+            Action::Withdraw => "withdraw",
+        }
+    }
+}
+
+/// Why a visitor's choices cannot be recorded for a site.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChoiceError {
+    /// A choice names a category the site does not have.
+    #[error("site `{site}` has no category `{category}`")]
+    UnknownCategory {
+        /// Site id.
+        site: String,
+        /// The unknown category id.
+        category: String,
+    },
+    /// A strictly necessary category was refused.
+    #[error("category `{0}` is strictly necessary and cannot be refused")]
+    RequiredCategory(String),
+    /// An optional category has no choice.
+    #[error("choices must include category `{0}`")]
+    MissingCategory(String),
+    /// The action contradicts the choices (`accept_all` with a refusal, `reject_all` or
+    /// `withdraw` with a grant).
+    #[error("action `{}` does not match the choices", .0.as_str())]
+    InconsistentAction(Action),
+}
+
+impl ChoiceError {
+    /// A stable machine-readable code (`unknown_category`, `required_category`,
+    /// `missing_category`, `inconsistent_action`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChoiceError::UnknownCategory { .. } => "unknown_category",
+            ChoiceError::RequiredCategory(_) => "required_category",
+            ChoiceError::MissingCategory(_) => "missing_category",
+            ChoiceError::InconsistentAction(_) => "inconsistent_action",
+        }
+    }
+}
+
+/// Check a visitor's choices against the site's categories and return the complete set
+/// to record: every category of the site, required ones `true`.
+///
+/// Rules: no unknown category; a required category may be omitted but not refused; every
+/// optional category must be chosen explicitly; `accept_all` grants every optional
+/// category, `reject_all` and `withdraw` refuse every one, `save` is any selection.
+pub fn validate_choices(
+    inv: &Inventory,
+    choices: &BTreeMap<String, bool>,
+    action: Action,
+) -> Result<BTreeMap<String, bool>, ChoiceError> {
+    if let Some(unknown) = choices.keys().find(|k| inv.category(k).is_none()) {
+        return Err(ChoiceError::UnknownCategory { site: inv.site.id.clone(), category: unknown.clone() });
+    }
+    let mut out = BTreeMap::new();
+    for c in &inv.categories {
+        let chosen = match (c.required, choices.get(&c.id)) {
+            (true, Some(false)) => return Err(ChoiceError::RequiredCategory(c.id.clone())),
+            (true, _) => true,
+            (false, Some(v)) => *v,
+            (false, None) => return Err(ChoiceError::MissingCategory(c.id.clone())),
+        };
+        out.insert(c.id.clone(), chosen);
+    }
+    let mut optional = inv.categories.iter().filter(|c| !c.required).map(|c| out.get(&c.id).copied().unwrap_or(false));
+    let consistent = match action {
+        Action::AcceptAll => optional.all(|v| v),
+        Action::RejectAll | Action::Withdraw => optional.all(|v| !v),
+        Action::Save => true,
+    };
+    if !consistent {
+        return Err(ChoiceError::InconsistentAction(action));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +352,81 @@ mod tests {
         );
         let stale = decide(&inv, Some(&cookie), Signals::default(), RegionalMode::OptIn, &["def".into()], now);
         assert_eq!(stale.basis, Basis::NoDecisionOptIn);
+    }
+
+    fn leadsgen() -> Inventory {
+        toml::from_str(LEADSGEN).expect("example parses")
+    }
+
+    fn choices(pairs: &[(&str, bool)]) -> BTreeMap<String, bool> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn choices_are_completed_with_required_categories() {
+        let inv = leadsgen();
+        let all = [("functional", true), ("analytics", true), ("marketing", true)];
+        let got = validate_choices(&inv, &choices(&all), Action::AcceptAll).expect("valid");
+        assert_eq!(got.get("necessary"), Some(&true), "required category recorded as granted");
+        assert_eq!(got.len(), inv.categories.len(), "every category recorded");
+        let some = [("necessary", true), ("functional", true), ("analytics", false), ("marketing", false)];
+        assert_eq!(validate_choices(&inv, &choices(&some), Action::Save).expect("valid"), choices(&some));
+    }
+
+    #[test]
+    fn each_rule_has_its_error() {
+        let inv = leadsgen();
+        let none = [("functional", false), ("analytics", false), ("marketing", false)];
+        type Case<'a> = (Vec<(&'a str, bool)>, Action, &'a str);
+        let cases: [Case; 6] = [
+            (vec![("bogus", true)], Action::Save, "unknown_category"),
+            ([("necessary", false)].into_iter().chain(none).collect(), Action::RejectAll, "required_category"),
+            (vec![("functional", true), ("analytics", true)], Action::Save, "missing_category"),
+            (
+                vec![("functional", true), ("analytics", true), ("marketing", false)],
+                Action::AcceptAll,
+                "inconsistent_action",
+            ),
+            (
+                vec![("functional", true), ("analytics", false), ("marketing", false)],
+                Action::RejectAll,
+                "inconsistent_action",
+            ),
+            (
+                vec![("functional", false), ("analytics", true), ("marketing", false)],
+                Action::Withdraw,
+                "inconsistent_action",
+            ),
+        ];
+        for (pairs, action, code) in cases {
+            let err = validate_choices(&inv, &choices(&pairs), action).expect_err(code);
+            assert_eq!(err.code(), code, "{pairs:?} {action:?}: {err}");
+        }
+        assert_eq!(validate_choices(&inv, &choices(&none), Action::Withdraw).map(|c| c["analytics"]), Ok(false));
+    }
+
+    proptest! {
+        /// Whatever the input, an accepted set names exactly the site's categories, grants every
+        /// required one and agrees with the action.
+        #[test]
+        fn accepted_choices_obey_the_rules(
+            picks in proptest::collection::btree_map("(necessary|functional|analytics|marketing|x)", any::<bool>(), 0..6),
+            action in prop_oneof![Just(Action::AcceptAll), Just(Action::RejectAll), Just(Action::Save), Just(Action::Withdraw)],
+        ) {
+            let inv = leadsgen();
+            if let Ok(out) = validate_choices(&inv, &picks, action) {
+                prop_assert_eq!(out.len(), inv.categories.len());
+                for c in &inv.categories {
+                    let v = out[&c.id];
+                    prop_assert!(!c.required || v);
+                    match action {
+                        Action::AcceptAll => prop_assert!(v),
+                        Action::RejectAll | Action::Withdraw => prop_assert!(c.required || !v),
+                        Action::Save => prop_assert_eq!(v, picks.get(&c.id).copied().unwrap_or(true)),
+                    }
+                }
+            }
+        }
     }
 
     proptest! {

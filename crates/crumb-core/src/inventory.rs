@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{Duration, DurationError};
-use crate::pattern::{NamePattern, PatternError};
+pub use crate::name::MatchKind;
+use crate::name::{NamePattern, PatternError};
 use crate::text::Text;
 
 pub use crate::consent_mode::ConsentModeType;
@@ -337,18 +338,6 @@ impl StorageKind {
             StorageKind::IndexedDb => "indexed_db",
         }
     }
-}
-
-/// How a name in the inventory matches observed names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchKind {
-    /// The name exactly.
-    Exact,
-    /// Any name starting with it (a trailing `*` on the name means the same).
-    Prefix,
-    /// A regular expression matched against the whole name.
-    Regex,
 }
 
 /// The `SameSite` attribute.

@@ -4,17 +4,17 @@
 //! durations, the one cookie/storage-name [`pattern::Matcher`] that the banner, scanner and
 //! guard share, the [`version::policy_version`] content hash, the material-versus-minor
 //! [`diff`] classifier, the [`check`] rules behind `crumb check`, the embedded
-//! [`ocd`] Open Cookie Database, the [`consent`] cookie and decisions, and the banner's
-//! [`client`] configuration.
+//! [`ocd`] Open Cookie Database, and the [`consent`] cookie, decisions and the rules a
+//! recorded decision obeys.
 
 pub mod check;
-pub mod client;
 pub mod consent;
 pub mod consent_mode;
 pub mod diff;
 pub mod duration;
 pub mod host;
 pub mod inventory;
+pub mod name;
 pub mod ocd;
 pub mod pattern;
 pub mod text;

@@ -1,5 +1,5 @@
 //! `GET /s/{site}/banner.js` and `/s/{site}/banner-more.js` (`declaration.json`, which the
-//! banner fetches on demand, is served by [`crate::app`]).
+//! banner fetches on demand, is served by [`crate::pages`]).
 //!
 //! Serving is a lookup: each site's banner is built once per consent mode (and rebuilt only
 //! when its policy version or covered versions change, e.g. after a SIGHUP reload) with
@@ -20,13 +20,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use crumb_banner::{Asset, SiteBanner};
-use crumb_core::client::{ClientContext, client_config};
+use crumb_banner::{Asset, ClientContext, SiteBanner};
 use crumb_core::inventory::RegionalMode;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::sites::Site;
+use crate::state::AppState;
 
 /// Site id and whether the mode is opt-out.
 type Key = (String, bool);
@@ -47,8 +46,14 @@ pub struct Built {
 
 /// Build a site's banner as served (relative URLs: the script resolves them against its own `src`).
 pub fn build(site: &Site, mode: RegionalMode) -> Result<Built, crumb_banner::BuildError> {
-    let ctx = ClientContext { base_url: String::new(), valid_versions: site.covered.clone(), mode, region: None };
-    let banner = SiteBanner::build(&client_config(&site.inv, &ctx))?;
+    let ctx = ClientContext {
+        base_url: String::new(),
+        version: site.version.clone(),
+        valid_versions: site.covered.clone(),
+        mode,
+        region: None,
+    };
+    let banner = SiteBanner::for_site(&site.inv, &ctx)?;
     Ok(Built { version: site.version.clone(), covered: site.covered.clone(), banner })
 }
 

@@ -3,9 +3,15 @@
 //! The HTTP server behind `crumb serve`: consent recording with group commit, receipts and
 //! visitor histories, policy versions, health, readiness, metrics and the OpenAPI document.
 //!
+//! One module per concern: [`state`] (what handlers share), [`routes`] (the router, shared
+//! middleware, operational handlers), [`consent`] (the consent API), [`pages`] (policy pages
+//! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`openapi`],
+//! [`sites`] (loading inventories), [`net`], [`secrets`], [`metrics`], [`error`]. Handlers
+//! import [`state`], never [`routes`]; the consent rules are `crumb_core::consent`'s.
+//!
 //! [`router`] builds the `Router` from an [`AppState`] holding the loaded sites; other crates
-//! (the banner, the dashboard) extend it. [`serve_with_listener`] runs everything on a bound
-//! listener, which is how tests start it on `127.0.0.1:0`.
+//! (the dashboard) extend it. [`serve_with_listener`] runs everything on a bound listener,
+//! which is how tests start it on `127.0.0.1:0`.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -15,17 +21,21 @@ use std::time::Duration;
 
 use crumb_ledger::{CheckpointKey, Ledger, LedgerOptions, Storage, StorageError};
 
-pub mod app;
 pub mod banner;
+pub mod consent;
 pub mod error;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
+pub mod pages;
+pub mod routes;
 pub mod secrets;
 pub mod sites;
+pub mod state;
 
-pub use app::{AppState, StateOptions, router, router_with};
 pub use error::ApiError;
+pub use routes::{router, router_with};
+pub use state::{AppState, StateOptions};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
-use crate::app::{ConsentRequest, History, MAX_BODY, Receipt};
+use crate::consent::{ConsentRequest, History, MAX_BODY, Receipt};
 use crate::error::ErrorBody;
 
 /// `components.schemas`: the schemas of the types the API reads and writes.

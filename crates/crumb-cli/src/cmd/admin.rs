@@ -39,19 +39,19 @@ Passwords are stored as Argon2id hashes; at least 12 characters.")]
         #[arg(long)]
         password_stdin: bool,
         #[command(flatten)]
-        common: super::Database,
+        common: super::database::Database,
     },
     /// Delete an account and end its sessions.
     DeleteUser {
         /// Account name.
         name: String,
         #[command(flatten)]
-        common: super::Database,
+        common: super::database::Database,
     },
     /// List the accounts.
     ListUsers {
         #[command(flatten)]
-        common: super::Database,
+        common: super::database::Database,
     },
 }
 

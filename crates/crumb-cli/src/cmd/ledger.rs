@@ -28,7 +28,7 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 pub struct Common {
     #[command(flatten)]
-    pub db: super::Database,
+    pub db: super::database::Database,
     /// Only this site (export and stats; verify always checks whole chains).
     #[arg(long)]
     pub site: Option<String>,

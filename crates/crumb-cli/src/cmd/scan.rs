@@ -73,7 +73,7 @@ pub struct Args {
     pub save: bool,
     /// Where --save keeps the report.
     #[command(flatten)]
-    pub db: super::Database,
+    pub db: super::database::Database,
 }
 
 /// Report formats.
