@@ -15,7 +15,7 @@ use crate::inject::{InjectBody, rewrite};
 use crate::rules::{BannerTag, Plan, Rewriter};
 
 /// Adds the guard to a service: the request gets the visitor's
-/// [`ConsentState`](crumb_core::consent::ConsentState) as an extension, and the response
+/// [`ConsentState`] as an extension, and the response
 /// loses the `Set-Cookie` headers the visitor has not allowed (and, with
 /// [`Settings::expire_refused`](crate::Settings::expire_refused), expires refused cookies
 /// the browser still sends).
