@@ -96,6 +96,8 @@ struct Inner {
     /// Hold back elements (off: only the banner tag is inserted).
     hold: bool,
     categories: usize,
+    /// Whether any service has `url_patterns`.
+    any_url_patterns: bool,
 }
 
 /// The guard's HTML rewriter settings: the services it can hold back and the banner tag it
@@ -184,6 +186,7 @@ impl Rewriter {
                 banner,
                 hold: true,
                 categories: inv.categories.len(),
+                any_url_patterns: inv.services.iter().any(|s| !s.url_patterns.is_empty()),
             }),
         }
     }
@@ -302,6 +305,10 @@ impl Plan {
     /// element is a `<script src>` (undeclared third-party scripts follow the guard's
     /// undeclared setting; other undeclared elements pass).
     pub fn hold_url(&self, url: &str, script: bool) -> Option<Hold> {
+        // A relative URL is first party: only a `url_patterns` entry can name it.
+        if !self.rewriter.inner.any_url_patterns && url_host(url).is_none() {
+            return None;
+        }
         let full = self.absolute(url);
         let host = url_host(&full);
         let services = &self.rewriter.inner.services;
