@@ -12,7 +12,8 @@ pub struct CoreText {
     pub title: &'static str,
     /// First-layer text in an opt-in region.
     pub text_opt_in: &'static str,
-    /// First-layer text in an opt-out region.
+    /// First-layer text in an opt-out region. It names no partners: a banner with no
+    /// third-party service shows the same text.
     pub text_opt_out: &'static str,
     /// Link to the cookie policy.
     pub policy: &'static str,
@@ -64,7 +65,7 @@ pub const LANGUAGES: &[(CoreText, PrefsText)] = &[
             lang: "en",
             title: "Cookies on {site}",
             text_opt_in: "We use cookies that are needed for the site to work. With your consent we also use optional cookies; nothing optional runs until you choose. You can change your mind at any time.",
-            text_opt_out: "We and our partners use cookies. You can opt out of the sale or sharing of your personal information and of optional cookies at any time.",
+            text_opt_out: "We use cookies, some of them optional. You can opt out of the sale or sharing of your personal information and of optional cookies at any time.",
             policy: "Cookie policy",
             accept: "Accept all",
             reject: "Reject all",
@@ -92,7 +93,7 @@ pub const LANGUAGES: &[(CoreText, PrefsText)] = &[
             lang: "de",
             title: "Cookies auf {site}",
             text_opt_in: "Wir verwenden Cookies, die für den Betrieb der Website nötig sind. Mit Ihrer Einwilligung nutzen wir auch optionale Cookies; nichts Optionales läuft, bevor Sie wählen. Sie können Ihre Wahl jederzeit ändern.",
-            text_opt_out: "Wir und unsere Partner verwenden Cookies. Sie können dem Verkauf oder der Weitergabe Ihrer personenbezogenen Daten und optionalen Cookies jederzeit widersprechen.",
+            text_opt_out: "Wir verwenden Cookies, einige davon optional. Sie können dem Verkauf oder der Weitergabe Ihrer personenbezogenen Daten und optionalen Cookies jederzeit widersprechen.",
             policy: "Cookie-Richtlinie",
             accept: "Alle akzeptieren",
             reject: "Alle ablehnen",
@@ -120,7 +121,7 @@ pub const LANGUAGES: &[(CoreText, PrefsText)] = &[
             lang: "fr",
             title: "Cookies sur {site}",
             text_opt_in: "Nous utilisons des cookies nécessaires au fonctionnement du site. Avec votre consentement, nous utilisons aussi des cookies facultatifs ; rien de facultatif ne s’exécute avant votre choix. Vous pouvez changer d’avis à tout moment.",
-            text_opt_out: "Nous et nos partenaires utilisons des cookies. Vous pouvez à tout moment refuser la vente ou le partage de vos informations personnelles et les cookies facultatifs.",
+            text_opt_out: "Nous utilisons des cookies, dont certains facultatifs. Vous pouvez à tout moment refuser la vente ou le partage de vos informations personnelles et les cookies facultatifs.",
             policy: "Politique relative aux cookies",
             accept: "Tout accepter",
             reject: "Tout refuser",

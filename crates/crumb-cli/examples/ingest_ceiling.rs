@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use crumb_ledger::{
-    AdminStore, Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, ScanRow, ScanStore, Stats,
-    Storage, StorageError,
+    AdminStore, ApiKeyRow, Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, ScanRow,
+    ScanStore, Stats, Storage, StorageError,
 };
 use crumb_server::{AppState, StateOptions, router, sites};
 
@@ -61,6 +61,18 @@ impl AdminStore for Discard {
     }
     async fn delete_admin_session(&self, _: &str) -> Result<(), StorageError> {
         Ok(())
+    }
+    async fn add_api_key(&self, _: &ApiKeyRow, _: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn api_key_by_hash(&self, _: &str) -> Result<Option<ApiKeyRow>, StorageError> {
+        Ok(None)
+    }
+    async fn revoke_api_key(&self, _: &str, _: i64) -> Result<bool, StorageError> {
+        Ok(false)
     }
 }
 

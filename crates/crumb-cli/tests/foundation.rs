@@ -166,9 +166,17 @@ fn policy_diff_exit_codes() {
     let o = crumb(&["policy", "diff", &old, &material]);
     assert_eq!(code(&o), 3, "{}", stdout(&o));
     assert!(stdout(&o).contains("material cookies._fbp.duration: 90 days became 180 days"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("“_fbp” now lasts 180 days instead of 90 days."), "in visitor words: {}", stdout(&o));
     let o = crumb(&["policy", "diff", "--json", &old, &material]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(v["material"], true);
+    assert_eq!(v["changes"][0]["what"]["kind"], "item_duration");
+    assert_eq!(v["changes"][0]["visitor"], "“_fbp” now lasts 180 days instead of 90 days.");
+    let o = crumb(&["policy", &material, "--since", &old, "--format", "md"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("### What changed since the version of 2026-04-12"), "{md}");
+    assert!(md.contains("- “\\_fbp” now lasts 180 days instead of 90 days."), "{md}");
 }
 
 #[test]
@@ -176,10 +184,12 @@ fn every_command_has_help_with_examples() {
     for cmd in [
         vec!["init"],
         vec!["check"],
+        vec!["classify"],
         vec!["policy"],
         vec!["policy", "diff"],
         vec!["admin"],
         vec!["admin", "create-user"],
+        vec!["admin", "create-key"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");
@@ -189,4 +199,23 @@ fn every_command_has_help_with_examples() {
     }
     let o = crumb(&["--help"]);
     assert!(stdout(&o).contains("Quick start"));
+}
+
+#[test]
+fn classify_reads_names_and_prints_csv() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["classify", "--format", "csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("crumb classify");
+    child.stdin.take().expect("stdin").write_all(b"sessionid\n_ga\n").expect("write");
+    let o = child.wait_with_output().expect("output");
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows[0], "name,domain,category,confidence,source,review,reason");
+    assert!(rows[1].starts_with("sessionid,,necessary,0.95,framework,false,"), "{out}");
+    assert!(rows[2].starts_with("_ga,,analytics,"), "{out}");
 }

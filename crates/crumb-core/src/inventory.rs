@@ -378,7 +378,9 @@ pub struct Item {
     pub kind: Option<StorageKind>,
     /// Category id.
     pub category: String,
-    /// Who sets it: omit (or `first_party`) for the site itself, else the third party's name.
+    /// Who sets it: omit (or `first_party`) for the site itself, else the company whose code
+    /// sets it (a processor such as a host or CDN on the site's domain, or a third party).
+    /// Whether it is first or third party follows from `domain`, not from this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The service (by id) that sets it, if any.
@@ -389,7 +391,8 @@ pub struct Item {
     /// How long it lasts: `session`, `72 hours`, `30 days`, `1 year`, `P30D`.
     /// Web storage that is never cleared can say `persistent`.
     pub duration: String,
-    /// Cookie `Domain` attribute (`.leadsgen.app`); omit for a host-only cookie.
+    /// Cookie `Domain` attribute (`.leadsgen.app`); omit for a host-only cookie on the site.
+    /// A domain that is not the site's (`.youtube.com`) makes the cookie third party.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// Cookie `Path` attribute (default `/`).
@@ -404,6 +407,11 @@ pub struct Item {
     /// Cookie `SameSite` attribute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_site: Option<SameSite>,
+    /// Drafted by `crumb scan --write-inventory` with a low-confidence category: a person
+    /// should confirm the category and then remove this flag (`crumb check` warns while it
+    /// is set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub review: bool,
 }
 
 /// Marker for web storage that has no expiry.
@@ -426,11 +434,6 @@ impl Item {
             return Ok(None);
         }
         Duration::parse(&self.duration).map(Some)
-    }
-
-    /// Whether a named third party sets it.
-    pub fn is_third_party(&self) -> bool {
-        self.provider.as_deref().is_some_and(|p| !p.is_empty() && p != "first_party")
     }
 }
 

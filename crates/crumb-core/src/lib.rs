@@ -4,10 +4,11 @@
 //! durations, the one cookie/storage-name [`pattern::Matcher`] that the banner, scanner and
 //! guard share, the [`version::policy_version`] content hash, the material-versus-minor
 //! [`diff`] classifier, the [`check`] rules behind `crumb check`, the embedded
-//! [`ocd`] Open Cookie Database, and the [`consent`] cookie, decisions and the rules a
-//! recorded decision obeys.
+//! [`ocd`] Open Cookie Database, the [`classify`] cookie classifier, and the [`consent`]
+//! cookie, decisions and the rules a recorded decision obeys.
 
 pub mod check;
+pub mod classify;
 pub mod consent;
 pub mod consent_mode;
 pub mod diff;
@@ -16,6 +17,7 @@ pub mod host;
 pub mod inventory;
 pub mod name;
 pub mod ocd;
+pub mod party;
 pub mod pattern;
 pub mod text;
 pub mod version;
@@ -23,6 +25,7 @@ pub mod version;
 pub use check::{Checked, Diagnostic, Severity, check_source};
 pub use duration::Duration;
 pub use inventory::{Category, Inventory, Item, Purpose, Service, StorageKind};
+pub use party::Party;
 pub use pattern::{Matcher, NamePattern, Observed};
 pub use text::Text;
 pub use version::policy_version;

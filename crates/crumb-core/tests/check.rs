@@ -176,6 +176,29 @@ fn insecure_auth_cookie_warns() {
 }
 
 #[test]
+fn framework_csrf_tokens_are_not_asked_to_be_http_only() {
+    // Django makes `csrftoken` script-readable on purpose (CSRF_COOKIE_HTTPONLY = False).
+    let src = with(
+        "[[cookies]]\nname = \"csrftoken\"\ncategory = \"necessary\"\npurpose = \"Protects forms against CSRF.\"\nduration = \"1 year\"\nhttp_only = false",
+    );
+    let c = check_source(&src);
+    assert!(!c.diagnostics.iter().any(|d| d.code == "insecure-auth-cookie"), "{:#?}", c.diagnostics);
+    // Django's session id on the site's own domain is not Instagram's marketing cookie.
+    let s = with(
+        "[[cookies]]\nname = \"sessionid\"\ncategory = \"necessary\"\npurpose = \"Keeps you signed in.\"\nduration = \"session\"\nhttp_only = true\nsecure = true",
+    );
+    assert!(check_source(&s).diagnostics.is_empty(), "{:#?}", check_source(&s).diagnostics);
+}
+
+#[test]
+fn items_marked_for_review_warn() {
+    let src = with(
+        "[[cookies]]\nname = \"zq_pref\"\ncategory = \"necessary\"\npurpose = \"Drafted.\"\nduration = \"1 year\"\nreview = true",
+    );
+    expect(&src, "review-suggested", Severity::Warning, Some("true"));
+}
+
+#[test]
 fn known_tracking_cookie_declared_necessary_names_the_entry() {
     let src =
         with("[[cookies]]\nname = \"_ga\"\ncategory = \"necessary\"\npurpose = \"Needed.\"\nduration = \"1 year\"");
@@ -447,4 +470,24 @@ fn every_diagnostic_code_has_a_test() {
         }
     }
     assert!(missing.is_empty(), "diagnostics without a test: {missing:?}");
+}
+
+#[test]
+fn a_known_third_party_cookie_without_its_domain_is_pointed_out() {
+    let item = |extra: &str| {
+        with(&format!(
+            "[[cookies]]\nname = \"VISITOR_INFO1_LIVE\"\ncategory = \"analytics\"\nprovider = \"Google\"\npurpose = \"YouTube embed.\"\nduration = \"180 days\"\n{extra}"
+        ))
+    };
+    expect(&item(""), "third-party-without-domain", Severity::Warning, Some("VISITOR_INFO1_LIVE"));
+    let d =
+        check_source(&item("")).diagnostics.into_iter().find(|d| d.code == "third-party-without-domain").expect("d");
+    assert!(d.message.contains("youtube.com") && d.message.contains("first party"), "{}", d.message);
+    let declared = check_source(&item("domain = \".youtube.com\""));
+    assert!(declared.diagnostics.iter().all(|d| d.code != "third-party-without-domain"), "{:#?}", declared.diagnostics);
+    // A load balancer's cookie on the site's own domain, set by its host, is first party.
+    let lb = with(
+        "[[cookies]]\nname = \"AWSALB\"\ncategory = \"necessary\"\nprovider = \"Amazon Web Services\"\npurpose = \"Load balancing.\"\nduration = \"7 days\"",
+    );
+    assert!(check_source(&lb).diagnostics.iter().all(|d| d.code != "third-party-without-domain"));
 }

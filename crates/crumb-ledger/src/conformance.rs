@@ -187,6 +187,23 @@ pub async fn export_and_stats(s: Arc<dyn Storage>) {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
+    // Every site, in pages of 4: the same order, nothing twice, nothing left out.
+    let (mut all, mut after) = (Vec::new(), None);
+    loop {
+        let page = s.export(None, 102, 108, after.clone(), 4).await.expect("export");
+        let Some(last) = page.last() else { break };
+        after = Some((last.entry.recorded_at, last.chain.clone(), last.seq));
+        all.extend(page);
+    }
+    let keys: Vec<_> = all.iter().map(|r| (r.entry.recorded_at, r.chain.clone(), r.seq)).collect();
+    let mut expected: Vec<_> = a
+        .iter()
+        .chain(&b)
+        .filter(|r| (102..108).contains(&r.entry.recorded_at))
+        .map(|r| (r.entry.recorded_at, r.chain.clone(), r.seq))
+        .collect();
+    expected.sort();
+    assert_eq!(keys, expected);
     let st = s.stats(None, i64::MIN, i64::MAX).await.expect("stats");
     assert_eq!((st.records, st.chains, st.first_at, st.last_at), (20, 2, Some(100), Some(109)));
     assert_eq!(st.consent_ids, 7);
@@ -262,13 +279,46 @@ pub async fn saved_scans(s: Arc<dyn Storage>) {
     assert_eq!(s.scan(c + 1000).await.expect("read"), None);
 }
 
+/// API keys: stored, found by the hash of their secret while active, listed oldest first
+/// with their scopes, revoked once; a duplicate id or hash is refused.
+pub async fn api_keys(s: Arc<dyn Storage>) {
+    assert_eq!(s.api_keys().await.expect("list"), Vec::new());
+    let key = |id: &str, sites: &[&str], at: i64| crate::ApiKeyRow {
+        id: id.into(),
+        name: format!("key {id}"),
+        sites: sites.iter().map(|s| s.to_string()).collect(),
+        created_at: at,
+        revoked_at: None,
+    };
+    s.add_api_key(&key("k2", &["leadsgen", "mixerlead"], 20), "hash-2").await.expect("add");
+    s.add_api_key(&key("k1", &["leadsgen"], 10), "hash-1").await.expect("add");
+    assert!(s.add_api_key(&key("k1", &["x"], 30), "hash-3").await.is_err(), "duplicate id refused");
+    assert!(s.add_api_key(&key("k3", &["x"], 30), "hash-1").await.is_err(), "duplicate secret hash refused");
+    assert_eq!(
+        s.api_keys().await.expect("list"),
+        vec![key("k1", &["leadsgen"], 10), key("k2", &["leadsgen", "mixerlead"], 20)]
+    );
+    assert_eq!(s.api_key_by_hash("hash-2").await.expect("find"), Some(key("k2", &["leadsgen", "mixerlead"], 20)));
+    assert_eq!(s.api_key_by_hash("hash-9").await.expect("find"), None);
+    assert_eq!(s.api_key_by_hash("k1").await.expect("find"), None, "found by the hash only, not the id");
+    // Revoking: once, only that key, kept in the listing with its time.
+    assert!(s.revoke_api_key("k1", 50).await.expect("revoke"));
+    assert!(!s.revoke_api_key("k1", 60).await.expect("revoke again"), "already revoked");
+    assert!(!s.revoke_api_key("nope", 60).await.expect("revoke unknown"));
+    assert_eq!(s.api_key_by_hash("hash-1").await.expect("find"), None, "a revoked key no longer authenticates");
+    assert!(s.api_key_by_hash("hash-2").await.expect("find").is_some());
+    let listed = s.api_keys().await.expect("list");
+    assert_eq!(listed[0], crate::ApiKeyRow { revoked_at: Some(50), ..key("k1", &["leadsgen"], 10) });
+    assert_eq!(listed[1].revoked_at, None);
+}
+
 /// Generate one `#[tokio::test]` per story. `$make` is an async expression returning a
 /// fresh `Arc<dyn Storage>`.
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@one $make; append_and_read, append_is_atomic, group_commit_and_verify,
-            two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats, admin_accounts, saved_scans);
+            two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats, admin_accounts, saved_scans, api_keys);
     };
     (@one $make:expr; $($name:ident),*) => {
         $(

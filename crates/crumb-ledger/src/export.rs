@@ -10,6 +10,17 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A time as Unix milliseconds: `YYYY-MM-DD` (midnight UTC) or RFC 3339; `None` when it is
+/// neither.
+pub fn parse_time(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok();
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt).ok().map(|d| d.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
 /// The columns of a CSV export, in order.
 pub const CSV_HEADER: [&str; 20] = [
     "chain",

@@ -11,26 +11,31 @@
 //!   and truncated tails (against the last checkpoint).
 //! - [`Storage`] is the trait the SQLite and PostgreSQL backends implement; [`conformance`]
 //!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
+//! - [`record_hash`] hashes a record's canonical encoding, versioned and written field by
+//!   field ([`hash`]; the field list and order are in `docs/ledger.md`).
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
-//! - [`AdminStore`] keeps the dashboard's accounts and sessions beside the ledger, and
+//! - [`AdminStore`] keeps the dashboard's accounts and sessions and the statistics API's
+//!   keys beside the ledger, and
 //!   [`ScanStore`] the scan reports `crumb scan --save` records.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub mod admin;
 pub mod conformance;
 pub mod export;
+pub mod hash;
 pub mod keys;
+pub mod merkle;
 pub mod retention;
 pub mod scans;
 pub mod storage;
 pub mod verify;
 pub mod writer;
 
-pub use admin::AdminStore;
+pub use admin::{AdminStore, ApiKeyRow};
+pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};
@@ -91,25 +96,6 @@ pub struct Record {
     pub prev_hash: String,
     /// SHA-256 over the record's canonical form, see [`record_hash`].
     pub hash: String,
-}
-
-#[derive(Serialize)]
-struct HashInput<'a> {
-    v: u8,
-    chain: &'a str,
-    seq: i64,
-    prev_hash: &'a str,
-    entry: &'a Entry,
-}
-
-/// The hash of a record: SHA-256 (hex) of the canonical JSON of
-/// `{"v":1,"chain","seq","prev_hash","entry":{...}}` with fields in declaration order and
-/// choices sorted by category.
-pub fn record_hash(chain: &str, seq: i64, prev_hash: &str, entry: &Entry) -> String {
-    let input = HashInput { v: 1, chain, seq, prev_hash, entry };
-    // Plain structs and BTreeMaps serialise deterministically and cannot fail.
-    let bytes = serde_json::to_vec(&input).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
 }
 
 impl Record {

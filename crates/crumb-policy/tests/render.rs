@@ -89,10 +89,22 @@ fn leadsgen_states_every_fact_of_its_reference_policy() {
 
     let html = rendered(LEADSGEN, Format::Html, None);
     assert!(html.contains(
-        "We honour the Do Not Track (DNT) signal: when your browser sends it, analytics and marketing stay off"
+        "We honour the Do Not Track (DNT) signal: when your browser sends it, we take it as your refusal of “Analytics” and “Marketing”."
     ));
+    let cookie = |n: &str| {
+        v["categories"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .flat_map(|c| c["cookies"].as_array().cloned().unwrap_or_default())
+            .find(|c| c["name"] == n)
+            .expect(n)
+    };
+    assert_eq!(cookie("__stripe_mid")["party"], "First party, set on our behalf by Stripe", "on the site's domain");
+    assert_eq!(cookie("__stripe_mid")["third_party"], false);
+    assert_eq!(cookie("_fbp")["set_by"], "Meta");
     assert!(html.contains("data-crumb-open"), "the policy links to the banner's preferences");
-    assert!(html.contains("the cookie banner asks you again"));
+    assert!(html.contains("by the cookie banner, which asks you again"));
     assert!(html.contains("by an in-app notification"));
     assert!(html.contains("mailto:privacy@leadsgen.app"));
 }
@@ -124,7 +136,10 @@ fn mixerlead_states_every_fact_of_its_reference_policy() {
     assert_eq!(v["has_banner"], false);
     assert_eq!(v["rules"]["announce_changes"], serde_json::json!(["email", "in_app", "policy_date"]));
     let html = rendered(MIXERLEAD, Format::Html, None);
-    assert!(html.contains("we do not show a consent banner"));
+    assert!(html.contains("ePrivacy Directive, Article 5(3)") && html.contains("regulation 6(4)"));
+    for absent in ["banner", "settings", "switch", "data-crumb-open"] {
+        assert!(!html.to_lowercase().contains(absent), "an essential-only policy mentions {absent:?}");
+    }
     assert!(html.contains("does not set cookies or track users across sites"));
     assert!(html.contains("https://mixerlead.com/privacy"));
     assert!(html.contains("by e-mail"));
@@ -251,4 +266,63 @@ fn templates_can_be_overridden() {
         render(&inv(LEADSGEN), &RenderOptions { templates: Some(dir.clone()), ..Default::default() }).expect("html");
     assert!(html.starts_with("<!doctype html>"));
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn what_changed_since_the_last_material_version() {
+    let old = inv(LEADSGEN);
+    let mut src = LEADSGEN.replace("languages = [\"en\"]", "languages = [\"en\", \"de\"]");
+    src = src
+        .replace("dnt = \"honor\"", "dnt = \"ignore\"")
+        .replace("consent_lifetime = \"1 year\"", "consent_lifetime = \"13 months\"");
+    src = src.replace("duration = \"90 days\"", "duration = \"180 days\"");
+    src.push_str(
+        "\n[[cookies]]\nname = \"_tt\"\ncategory = \"marketing\"\nprovider = \"TikTok\"\nservice = \"tiktok\"\n\
+         purpose = \"TikTok conversion tracking.\"\nduration = \"13 months\"\ndomain = \".tiktok.com\"\n\
+         [[services]]\nid = \"tiktok\"\nname = \"TikTok Pixel\"\nprovider = \"TikTok Technology Ltd.\"\n\
+         category = \"marketing\"\npurpose = \"Conversion tracking\"\nhosts = [\"analytics.tiktok.com\"]\n\
+         cookies = [\"_tt\"]\nprivacy_policy = \"https://www.tiktok.com/legal/privacy-policy\"\n",
+    );
+    let new = inv(&src);
+    let opts = |format, lang: &str| RenderOptions { format, lang: Some(lang.into()), ..Default::default() };
+    let render = |inv: &Inventory, o: &RenderOptions| crumb_policy::render_since(inv, Some(&old), o);
+    let html = render(&new, &opts(Format::Html, "en")).expect("renders");
+    assert!(html.contains("<h3 id=\"what-changed\">What changed since the version of 2026-04-12</h3>"), "{html}");
+    for said in [
+        "New cookie “_tt” (“Marketing”): TikTok conversion tracking; it lasts 13 months.",
+        "We now use TikTok Pixel (TikTok Technology Ltd.) for “Marketing”.",
+        "“_fbp” now lasts 180 days instead of 90 days.",
+        "We no longer honour the Do Not Track (DNT) signal.",
+        "We now keep your choice for 13 months instead of 1 year.",
+    ] {
+        assert!(html.contains(&format!("<li>{said}</li>")), "missing {said:?}");
+    }
+    assert!(!html.contains("<li>Our details"), "minor changes are not listed");
+    let de = render(&new, &opts(Format::Markdown, "de")).expect("renders");
+    assert!(de.contains("### Was sich seit der Fassung vom 2026-04-12 geändert hat"), "{de}");
+    assert!(
+        de.contains("- Neues Cookie „\\_tt“ („Marketing“): TikTok conversion tracking; Speicherdauer 13 Monate."),
+        "{de}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&new, &opts(Format::Json, "en")).expect("json")).expect("valid");
+    assert_eq!(json["changes"]["since_version"], crumb_core::policy_version(&old));
+    // Only minor changes: no section.
+    let minor = inv(&LEADSGEN.replace("2026-04-12", "2026-05-01"));
+    let out = render(&minor, &opts(Format::Html, "en")).expect("renders");
+    assert!(!out.contains("what-changed"));
+    // Every kind of change has words, in every built-in language, with no placeholder left.
+    let mut wild = new.clone();
+    wild.categories.remove(1);
+    wild.cookies.retain(|c| c.category != "functional");
+    wild.services[0].hosts.push("r.stripe.com".into());
+    wild.services[1].provider = "Plausible GmbH".into();
+    wild.cookies[0].purpose = "Keeps you signed in, everywhere".into();
+    wild.rules.regional_mode = crumb_core::inventory::RegionalMode::OptOut;
+    for lang in ["en", "de", "fr"] {
+        for c in crumb_core::diff::diff(&old, &wild) {
+            let s = crumb_policy::change_sentence(&c, &old, &wild, lang);
+            assert!(!s.is_empty() && !s.contains('{'), "{lang} {c}: {s:?}");
+        }
+    }
 }

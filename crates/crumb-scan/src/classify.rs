@@ -1,33 +1,36 @@
-//! Suggested categories for undeclared items.
-//!
-//! 0. Two name rules come first, because they state the purpose more reliably than a
-//!    platform's listing: a name that records the visitor's consent choice (`consent`,
-//!    `cookies_policy`, `opt_out`, `do_not_track`, ...) is strictly necessary (consent
-//!    cookies are exempt from consent, Article 29 Working Party Opinion 04/2012), and a
-//!    name matched only by a platform-wide prefix (`_vercel_*`) whose rest says `analytics`
-//!    is analytics.
-//! 1. The Open Cookie Database ([`crumb_core::ocd::lookup_detailed`]: exact name beats
-//!    prefix, longest prefix wins, domain-aware). The matched entry is the evidence.
-//! 2. Otherwise a guess, marked `source = "guess"` with a confidence, from (in order):
-//!    platform prefixes and name words (`_pk_` analytics, `sess`/`csrf` necessary, `lang`
-//!    functional, `_fb`/`ads` marketing), then the shape of the item (a long random
-//!    identifier kept for months on a third-party domain is a tracker), then the host (a
-//!    third-party cookie with no other clue is marketing). With no clue at all the guess is
-//!    `functional` at low confidence: it needs consent, and a person should look at it.
+//! Suggested categories for undeclared items: the scanner's view of
+//! [`crumb_core::classify`], the one classifier that `crumb classify`, `--write-inventory`
+//! and `crumb check` also use. This module turns what the scanner observed into the
+//! classifier's [`Observation`] and its answer into a [`Suggestion`] for the report.
 
 use crumb_core::StorageKind;
+use crumb_core::classify::{self as core, Observation, Source};
 use crumb_core::inventory::Purpose;
-use crumb_core::ocd::{self, DomainAgreement};
 use serde::{Deserialize, Serialize};
 
 /// Where a suggestion comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuggestionSource {
-    /// An entry of the Open Cookie Database.
+    /// A web framework's default cookie.
+    Framework,
+    /// A name rule (consent records).
+    Rule,
+    /// The learned model, agreeing with an Open Cookie Database entry that applies.
     OpenCookieDatabase,
-    /// The scanner's fallback rules: a guess.
-    Guess,
+    /// The learned model alone.
+    Model,
+}
+
+impl From<Source> for SuggestionSource {
+    fn from(s: Source) -> Self {
+        match s {
+            Source::Framework => SuggestionSource::Framework,
+            Source::Rule => SuggestionSource::Rule,
+            Source::OpenCookieDatabase => SuggestionSource::OpenCookieDatabase,
+            Source::Model => SuggestionSource::Model,
+        }
+    }
 }
 
 /// A suggested category for an undeclared item.
@@ -42,9 +45,12 @@ pub struct Suggestion {
     pub source: SuggestionSource,
     /// 0.0 to 1.0.
     pub confidence: f32,
-    /// Why: the database entry, or the rule that fired.
+    /// Below the review threshold: a person should confirm it before relying on it.
+    #[serde(default)]
+    pub review: bool,
+    /// Why: the rule, framework or model features, and the database entry that applies.
     pub reason: String,
-    /// The database entry, when there is one.
+    /// The Open Cookie Database entry that applies, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocd: Option<OcdRef>,
 }
@@ -68,7 +74,7 @@ pub struct OcdRef {
     pub controller: String,
 }
 
-/// What the classifier knows about an item.
+/// What the scanner knows about an item.
 #[derive(Debug, Clone, Copy)]
 pub struct Clues<'a> {
     /// Name or key.
@@ -81,12 +87,18 @@ pub struct Clues<'a> {
     pub third_party: bool,
     /// Lifetime in seconds, `None` for session cookies or unknown.
     pub lifetime_seconds: Option<u64>,
-    /// Length of the value, when known.
-    pub value_length: Option<usize>,
+    /// `HttpOnly`, for cookies.
+    pub http_only: Option<bool>,
+    /// `Secure`, for cookies.
+    pub secure: Option<bool>,
+    /// The response or script URL that set it.
+    pub set_by: Option<&'a str>,
+    /// Whether an HTTP response (not a script) set it.
+    pub set_by_server: Option<bool>,
 }
 
 impl<'a> Clues<'a> {
-    /// Clues from just a name and domain.
+    /// Clues from just a name and domain (a first-party cookie).
     pub fn name(name: &'a str, domain: Option<&'a str>) -> Clues<'a> {
         Clues {
             name,
@@ -94,202 +106,54 @@ impl<'a> Clues<'a> {
             storage: StorageKind::Cookie,
             third_party: false,
             lifetime_seconds: None,
-            value_length: None,
+            http_only: None,
+            secure: None,
+            set_by: None,
+            set_by_server: None,
         }
+    }
+
+    /// The classifier's observation.
+    pub fn observation(&self) -> Observation {
+        Observation {
+            name: self.name.to_string(),
+            domain: self.domain.map(str::to_string),
+            storage: Some(self.storage),
+            third_party: Some(self.third_party),
+            lifetime_seconds: self.lifetime_seconds,
+            value: None,
+            http_only: self.http_only,
+            secure: self.secure,
+            set_by: self.set_by.map(str::to_string),
+            set_by_server: self.set_by_server,
+        }
+    }
+}
+
+/// A [`Suggestion`] from the classifier's answer.
+pub fn suggestion(c: &core::Classification) -> Suggestion {
+    Suggestion {
+        purpose: c.purpose,
+        category: None,
+        source: c.source.into(),
+        confidence: c.confidence,
+        review: c.review,
+        reason: c.reason.clone(),
+        ocd: c.ocd.map(|e| OcdRef {
+            id: e.id.clone(),
+            platform: e.platform.clone(),
+            name: e.name.clone(),
+            wildcard: e.wildcard,
+            description: e.description.clone(),
+            retention: e.retention.clone(),
+            controller: e.controller.clone(),
+        }),
     }
 }
 
 /// Suggest a purpose for an item.
 pub fn suggest(c: Clues<'_>) -> Suggestion {
-    let lower = c.name.to_ascii_lowercase();
-    if let Some(w) = CONSENT_WORDS.iter().find(|w| lower.contains(*w)) {
-        return Suggestion {
-            purpose: Purpose::Necessary,
-            category: None,
-            source: SuggestionSource::Guess,
-            confidence: 0.8,
-            reason: format!(
-                "rule: the name contains `{w}`, so it records the consent choice, which needs no consent (WP29 Opinion 04/2012)"
-            ),
-            ocd: None,
-        };
-    }
-    let found = ocd::lookup_detailed(c.name, c.domain);
-    if let Some((e, _)) = found
-        && e.wildcard
-        && lower[e.name.len().min(lower.len())..].contains("analytic")
-    {
-        return Suggestion {
-            purpose: Purpose::Analytics,
-            category: None,
-            source: SuggestionSource::Guess,
-            confidence: 0.75,
-            reason: format!(
-                "rule: only the platform prefix `{}*` is known, and the rest of the name says analytics",
-                e.name
-            ),
-            ocd: None,
-        };
-    }
-    if let Some((e, agreement)) = found {
-        let (purpose, why) = e.purpose_reason();
-        let confidence = match (e.wildcard, agreement) {
-            (false, DomainAgreement::Same) => 0.95,
-            (false, DomainAgreement::FirstParty) => 0.9,
-            (false, DomainAgreement::Other) => 0.8,
-            (true, DomainAgreement::Same) => 0.85,
-            (true, _) => 0.7,
-        };
-        return Suggestion {
-            purpose,
-            category: None,
-            source: SuggestionSource::OpenCookieDatabase,
-            confidence,
-            reason: format!(
-                "Open Cookie Database: `{}{}` ({}), {why}",
-                e.name,
-                if e.wildcard { "*" } else { "" },
-                e.platform
-            ),
-            ocd: Some(OcdRef {
-                id: e.id.clone(),
-                platform: e.platform.clone(),
-                name: e.name.clone(),
-                wildcard: e.wildcard,
-                description: e.description.clone(),
-                retention: e.retention.clone(),
-                controller: e.controller.clone(),
-            }),
-        };
-    }
-    let (purpose, confidence, reason) = guess(c);
-    Suggestion { purpose, category: None, source: SuggestionSource::Guess, confidence, reason, ocd: None }
-}
-
-/// Words of names that record the visitor's consent choice.
-const CONSENT_WORDS: &[&str] = &[
-    "consent",
-    "cookies_policy",
-    "cookie_policy",
-    "cookies_pref",
-    "cookie_pref",
-    "cookie-perm",
-    "cookie_perm",
-    "opt_out",
-    "optout",
-    "opt-out",
-    "opt_in",
-    "do_not_track",
-    "optanon",
-    "cookielaw",
-];
-
-/// Name fragments and the purpose they suggest, most specific first. Matched against the
-/// lowercased name; `^` anchors at the start.
-const WORDS: &[(&str, Purpose, f32)] = &[
-    // Platform prefixes the database does not list by name.
-    ("^_pk_", Purpose::Analytics, 0.8),
-    ("^ajs_", Purpose::Analytics, 0.75),
-    ("^amplitude", Purpose::Analytics, 0.75),
-    ("^mp_", Purpose::Analytics, 0.6),
-    ("^_hj", Purpose::Analytics, 0.75),
-    ("^_ga", Purpose::Analytics, 0.7),
-    ("^_cl", Purpose::Analytics, 0.5),
-    ("^_fb", Purpose::Marketing, 0.75),
-    ("^_gcl", Purpose::Marketing, 0.75),
-    ("^_uet", Purpose::Marketing, 0.75),
-    ("^_tt", Purpose::Marketing, 0.6),
-    ("^_li", Purpose::Marketing, 0.5),
-    ("^__stripe", Purpose::Necessary, 0.7),
-    ("^wp-settings", Purpose::Functional, 0.6),
-    ("^wordpress_logged_in", Purpose::Necessary, 0.7),
-    // Words.
-    ("consent", Purpose::Necessary, 0.6),
-    ("cookieyes", Purpose::Necessary, 0.6),
-    ("cookielaw", Purpose::Necessary, 0.6),
-    ("csrf", Purpose::Necessary, 0.7),
-    ("xsrf", Purpose::Necessary, 0.7),
-    ("sess", Purpose::Necessary, 0.55),
-    ("auth", Purpose::Necessary, 0.55),
-    ("login", Purpose::Necessary, 0.55),
-    ("token", Purpose::Necessary, 0.45),
-    ("cart", Purpose::Necessary, 0.5),
-    ("basket", Purpose::Necessary, 0.5),
-    ("checkout", Purpose::Necessary, 0.5),
-    ("captcha", Purpose::Necessary, 0.6),
-    ("loadbalanc", Purpose::Necessary, 0.6),
-    ("awsalb", Purpose::Necessary, 0.6),
-    ("route", Purpose::Necessary, 0.4),
-    ("ads", Purpose::Marketing, 0.5),
-    ("advert", Purpose::Marketing, 0.6),
-    ("pixel", Purpose::Marketing, 0.55),
-    ("retarget", Purpose::Marketing, 0.6),
-    ("campaign", Purpose::Marketing, 0.45),
-    ("affiliate", Purpose::Marketing, 0.5),
-    ("gclid", Purpose::Marketing, 0.6),
-    ("fbclid", Purpose::Marketing, 0.6),
-    ("utm", Purpose::Marketing, 0.45),
-    ("track", Purpose::Analytics, 0.45),
-    ("analytic", Purpose::Analytics, 0.6),
-    ("stat", Purpose::Analytics, 0.35),
-    ("visitor", Purpose::Analytics, 0.4),
-    ("visit", Purpose::Analytics, 0.35),
-    ("experiment", Purpose::Analytics, 0.45),
-    ("abtest", Purpose::Analytics, 0.45),
-    ("ab_test", Purpose::Analytics, 0.45),
-    ("heatmap", Purpose::Analytics, 0.55),
-    ("lang", Purpose::Functional, 0.5),
-    ("locale", Purpose::Functional, 0.5),
-    ("currency", Purpose::Functional, 0.5),
-    ("theme", Purpose::Functional, 0.5),
-    ("dark", Purpose::Functional, 0.35),
-    ("pref", Purpose::Functional, 0.45),
-    ("timezone", Purpose::Functional, 0.5),
-    ("region", Purpose::Functional, 0.4),
-    ("country", Purpose::Functional, 0.4),
-    ("font", Purpose::Functional, 0.4),
-    ("chat", Purpose::Functional, 0.45),
-    ("video", Purpose::Functional, 0.35),
-    ("player", Purpose::Functional, 0.35),
-];
-
-/// Month in seconds, for the shape rules.
-const MONTH: u64 = crumb_core::duration::MONTH;
-
-fn guess(c: Clues<'_>) -> (Purpose, f32, String) {
-    let lower = c.name.to_ascii_lowercase();
-    let compact: String = lower.chars().filter(|ch| *ch != '-' && *ch != '.').collect();
-    for (word, purpose, conf) in WORDS {
-        let hit = match word.strip_prefix('^') {
-            Some(p) => lower.starts_with(p),
-            None => compact.contains(word),
-        };
-        if hit {
-            let how = if word.starts_with('^') { "starts with" } else { "contains" };
-            return (*purpose, *conf, format!("guess: the name {how} `{}`", word.trim_start_matches('^')));
-        }
-    }
-    let long_lived = c.lifetime_seconds.is_some_and(|s| s >= 6 * MONTH);
-    let id_like = c.value_length.is_some_and(|n| n >= 16);
-    if c.third_party && c.storage == StorageKind::Cookie {
-        if long_lived || id_like {
-            return (
-                Purpose::Marketing,
-                0.55,
-                "guess: a third-party cookie holding a long identifier or kept for months tracks visitors across sites"
-                    .into(),
-            );
-        }
-        return (Purpose::Marketing, 0.45, "guess: set on a third-party domain".into());
-    }
-    if long_lived && id_like {
-        return (
-            Purpose::Analytics,
-            0.4,
-            "guess: a first-party identifier kept for months recognises returning visitors".into(),
-        );
-    }
-    (Purpose::Functional, 0.25, "guess: no known name, shape or host; needs a person to look at it".into())
+    suggestion(&core::classify(&c.observation()))
 }
 
 /// The site's category for a purpose: the first category whose purpose is that one.
@@ -302,42 +166,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn database_first_with_entry_as_evidence() {
+    fn the_django_session_on_the_sites_domain_is_necessary() {
+        let s = suggest(Clues { http_only: Some(true), ..Clues::name("sessionid", Some("shop.example")) });
+        assert_eq!((s.purpose, s.source), (Purpose::Necessary, SuggestionSource::Framework));
+        assert!(s.reason.contains("Django"), "{}", s.reason);
+    }
+
+    #[test]
+    fn database_entry_as_evidence() {
         let s = suggest(Clues::name("_ga_ABC123", Some(".example.com")));
-        assert_eq!(s.source, SuggestionSource::OpenCookieDatabase);
         assert_eq!(s.purpose, Purpose::Analytics);
         assert_eq!(s.ocd.as_ref().map(|o| o.name.as_str()), Some("_ga_"));
         assert!(s.reason.contains("Google Analytics"), "{}", s.reason);
     }
 
     #[test]
-    fn consent_and_analytics_name_rules() {
+    fn consent_names_are_necessary_by_rule() {
         let s = suggest(Clues::name("mtm_consent", None));
-        assert_eq!(s.purpose, Purpose::Necessary);
-        assert!(s.reason.starts_with("rule:"));
-        let v = suggest(Clues::name("_vercel_analytics", None));
-        assert_eq!(v.purpose, Purpose::Analytics);
-        // An exact database entry is not overridden by the analytics rule.
-        assert_eq!(suggest(Clues::name("_ga", None)).source, SuggestionSource::OpenCookieDatabase);
-    }
-
-    #[test]
-    fn guesses_are_marked_with_confidence() {
-        let s = suggest(Clues::name("zz_csrf_guard", Some("example.com")));
-        assert_eq!(s.source, SuggestionSource::Guess);
-        assert_eq!(s.purpose, Purpose::Necessary);
-        assert!(s.confidence < 0.9 && s.confidence > 0.0);
-        let tp = suggest(Clues {
-            name: "qqzx",
-            domain: Some("tracker.invalid"),
-            storage: StorageKind::Cookie,
-            third_party: true,
-            lifetime_seconds: Some(400 * 86_400),
-            value_length: Some(32),
-        });
-        assert_eq!((tp.purpose, tp.source), (Purpose::Marketing, SuggestionSource::Guess));
-        let none = suggest(Clues::name("qqzx", Some("example.com")));
-        assert_eq!(none.purpose, Purpose::Functional);
-        assert!(none.confidence < 0.3);
+        assert_eq!((s.purpose, s.source), (Purpose::Necessary, SuggestionSource::Rule));
     }
 }

@@ -58,24 +58,36 @@ pub fn normalize(u: &Url) -> Option<Url> {
 /// The crawl's to-do list: same-site, deduplicated, in discovery order.
 #[derive(Debug)]
 pub struct Frontier {
-    site: String,
+    host: String,
+    port: Option<u16>,
     seen: HashSet<String>,
     queue: std::collections::VecDeque<(Url, &'static str)>,
 }
 
+/// A host without a leading `www.`, lowercased: `www.example.com` and `example.com` are one
+/// site's pages.
+fn bare_host(u: &Url) -> String {
+    let h = u.host_str().unwrap_or_default().to_ascii_lowercase();
+    h.strip_prefix("www.").map(str::to_string).unwrap_or(h)
+}
+
+/// The port, `None` for the scheme's default (so `http://x/` and `https://x/` agree).
+fn explicit_port(u: &Url) -> Option<u16> {
+    u.port()
+}
+
 impl Frontier {
-    /// A frontier for the site of `start`.
+    /// A frontier for the origin of `start`.
     pub fn new(start: &Url) -> Frontier {
-        Frontier {
-            site: site_of(start.host_str().unwrap_or_default()),
-            seen: HashSet::new(),
-            queue: Default::default(),
-        }
+        Frontier { host: bare_host(start), port: explicit_port(start), seen: HashSet::new(), queue: Default::default() }
     }
 
-    /// Whether `u` is on the scanned site.
+    /// Whether `u` is a page of the scanned site: the start URL's host (with or without
+    /// `www.`) and port. Other origins, even on the same registrable domain or the same
+    /// machine (the consent server behind the banner's policy link, `localhost` for
+    /// `127.0.0.1`), are not crawled as pages of the site.
     pub fn on_site(&self, u: &Url) -> bool {
-        u.host_str().is_some_and(|h| site_of(h) == self.site)
+        u.host_str().is_some() && bare_host(u) == self.host && explicit_port(u) == self.port
     }
 
     /// Add a URL if it is a same-site page not seen before. Returns whether it was added.
@@ -240,6 +252,12 @@ mod tests {
         assert!(!f.push(&Url::parse("http://127.0.0.1:8080/#top").expect("url"), "link"));
         assert!(f.push(&Url::parse("http://127.0.0.1:8080/a?x=1").expect("url"), "link"));
         assert!(!f.push(&Url::parse("http://localhost:8080/a").expect("url"), "link"));
+        // The consent server on the same machine, another port: not a page of the site.
+        assert!(!f.push(&Url::parse("http://127.0.0.1:9090/policy/shop").expect("url"), "link"));
+        let mut g = Frontier::new(&Url::parse("https://www.shop.example/").expect("url"));
+        assert!(g.push(&Url::parse("https://shop.example/about").expect("url"), "link"));
+        assert!(g.push(&Url::parse("http://www.shop.example/faq").expect("url"), "link"));
+        assert!(!g.push(&Url::parse("https://consent.shop.example/policy").expect("url"), "link"));
         assert!(!f.push(&Url::parse("http://127.0.0.1:8080/file.pdf").expect("url"), "link"));
         assert!(!f.push(&Url::parse("mailto:a@b.c").expect("url"), "link"));
         assert_eq!(f.remaining().count(), 2);

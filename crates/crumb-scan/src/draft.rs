@@ -320,6 +320,7 @@ pub fn draft(report: &ScanReport, existing: Option<&str>) -> Result<String, Draf
             } else {
                 None
             },
+            review: s.review,
         });
     }
     attach_services(&mut inv, &mut new_items, &third_party_hosts);

@@ -73,11 +73,34 @@ pub fn suggestion_for(o: &ObservedItem, inv: Option<&Inventory>) -> Suggestion {
         domain: Some(&o.domain),
         storage: o.storage,
         third_party: o.third_party,
-        lifetime_seconds: o.lifetime_seconds,
-        value_length: Some(o.value_length),
+        lifetime_seconds: if o.session == Some(true) { Some(0) } else { o.lifetime_seconds },
+        http_only: o.http_only,
+        secure: o.secure,
+        set_by: o.set_by.as_ref().map(|b| b.url.as_str()),
+        set_by_server: o.set_by.as_ref().map(|b| b.kind == crate::model::SetByKind::Response),
     });
     s.category = inv.and_then(|i| classify::category_for(i, s.purpose));
     s
+}
+
+/// A suggestion for every distinct observed item, with or without an inventory.
+pub fn suggestions(inv: Option<&Inventory>, report: &ScanReport) -> Vec<crate::model::ItemSuggestion> {
+    let matcher = inv.map(crumb_core::Matcher::new);
+    let mut seen = HashSet::new();
+    report
+        .observations()
+        .filter(|o| seen.insert((o.storage, o.name.clone(), o.domain.clone())))
+        .map(|o| crate::model::ItemSuggestion {
+            name: o.name.clone(),
+            domain: o.domain.clone(),
+            storage: o.storage,
+            declared: matcher.as_ref().is_some_and(|m| {
+                m.find_index(crumb_core::Observed { storage: o.storage, name: &o.name, domain: Some(&o.domain) })
+                    .is_some()
+            }),
+            suggestion: suggestion_for(o, inv),
+        })
+        .collect()
 }
 
 fn finding(kind: FindingKind, severity: Severity, o: &ObservedItem, evidence: String) -> Finding {
@@ -394,6 +417,7 @@ mod tests {
             stopped_early: None,
             summary: Summary::default(),
             findings: Vec::new(),
+            suggestions: Vec::new(),
             pages: vec![PageResult {
                 url: "http://127.0.0.1:8080/".into(),
                 found_via: "start".into(),

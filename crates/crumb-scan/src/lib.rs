@@ -297,10 +297,12 @@ pub async fn scan_with(
         findings: Vec::new(),
         pages,
         skipped,
+        suggestions: Vec::new(),
     };
     if let Some(inv) = inv {
         report.findings = findings::analyze(inv, &report);
     }
+    report.suggestions = findings::suggestions(inv, &report);
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.summarize();
     Ok(report)

@@ -351,6 +351,25 @@ pub struct ScanReport {
     pub pages: Vec<PageResult>,
     /// URLs seen but not scanned.
     pub skipped: Vec<Skipped>,
+    /// A suggested category for every distinct item observed (storage, name, domain), with
+    /// or without an inventory; with one, `category` names the inventory's category.
+    #[serde(default)]
+    pub suggestions: Vec<ItemSuggestion>,
+}
+
+/// The suggestion for one distinct observed item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemSuggestion {
+    /// Name or key.
+    pub name: String,
+    /// Cookie domain or storage host.
+    pub domain: String,
+    /// Where it lives.
+    pub storage: StorageKind,
+    /// Whether it is declared in the inventory given (always false without one).
+    pub declared: bool,
+    /// The suggestion.
+    pub suggestion: Suggestion,
 }
 
 impl ScanReport {

@@ -244,10 +244,16 @@ td,th{{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
                     .suggestion
                     .as_ref()
                     .map(|s| format!(
-                        "{} ({}, {:.0}%)",
+                        "{} ({}, {:.0}%{})",
                         s.category.as_deref().unwrap_or(s.purpose.as_str()),
-                        if s.ocd.is_some() { "Open Cookie Database" } else { "guess" },
-                        s.confidence * 100.0
+                        match s.source {
+                            crate::classify::SuggestionSource::Framework => "framework default",
+                            crate::classify::SuggestionSource::Rule => "rule",
+                            crate::classify::SuggestionSource::OpenCookieDatabase => "Open Cookie Database",
+                            crate::classify::SuggestionSource::Model => "model",
+                        },
+                        s.confidence * 100.0,
+                        if s.review { ", review" } else { "" }
                     ))
                     .unwrap_or_default()),
             );

@@ -5,7 +5,8 @@
 //!
 //! One module per concern: [`state`] (what handlers share), [`routes`] (the router, shared
 //! middleware, operational handlers), [`consent`] (the consent API), [`pages`] (policy pages
-//! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`openapi`],
+//! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`stats`]
+//! (the statistics API) and [`apikeys`] (its keys), [`openapi`],
 //! [`sites`] (loading inventories), [`net`], [`secrets`], [`metrics`], [`error`]. Handlers
 //! import [`state`], never [`routes`]; the consent rules are `crumb_core::consent`'s.
 //!
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use crumb_ledger::{CheckpointKey, Ledger, LedgerOptions, Storage, StorageError};
 
+pub mod apikeys;
 pub mod banner;
 pub mod consent;
 pub mod error;
@@ -32,6 +34,7 @@ pub mod routes;
 pub mod secrets;
 pub mod sites;
 pub mod state;
+pub mod stats;
 
 pub use error::ApiError;
 pub use routes::{router, router_with};

@@ -1,7 +1,7 @@
 //! The router: which path goes to which handler, plus the middleware every route shares
 //! (request metrics, CORS for the consent API) and the small operational handlers
 //! (health, readiness, metrics, OpenAPI, GPC). Handlers live in [`crate::consent`],
-//! [`crate::pages`] and [`crate::banner`]; none of them imports from here.
+//! [`crate::pages`], [`crate::banner`] and [`crate::stats`]; none of them imports from here.
 
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::net;
 use crate::pages::{declaration, policy_html, policy_json, policy_md};
 use crate::state::AppState;
+use crate::stats::get_stats;
 
 /// The router: every route of `crumb serve` (the banner's included, see [`crate::banner`])
 /// except the dashboard.
@@ -41,6 +42,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/s/{site}/cookie-policy.md", get(policy_md))
         .route("/s/{site}/cookie-policy.json", get(policy_json))
         .route("/s/{site}/declaration.json", get(declaration))
+        // Server to server, behind an API key: no CORS.
+        .route("/api/v1/stats", get(get_stats))
         .merge(api)
         .merge(crate::banner::routes(crate::banner::BannerCache::default()))
         .merge(extra)

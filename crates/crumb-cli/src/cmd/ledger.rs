@@ -110,12 +110,7 @@ async fn open(common: &Common) -> miette::Result<Arc<dyn Storage>> {
 }
 
 fn parse_time(s: &str) -> miette::Result<i64> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, &fmt).map(|d| d.midnight().assume_utc().unix_timestamp() * 1000).map_err(|_| {
+    export::parse_time(s).ok_or_else(|| {
         miette!(help = "use YYYY-MM-DD or an RFC 3339 time like 2026-01-31T12:00:00Z", "`{s}` is not a date")
     })
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod banner;
 pub mod check;
+pub mod classify;
 pub mod database;
 pub mod demo;
 pub mod init;

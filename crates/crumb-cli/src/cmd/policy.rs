@@ -19,6 +19,7 @@ use crate::input::{read_inventory, write_output};
   crumb policy examples/leadsgen.toml --format md -o cookie-policy.md
   crumb policy --lang de --format html -o richtlinie.html
   crumb policy --templates my-templates/         override policy.html / policy.md
+  crumb policy --since crumb.v3.toml             add \"what changed\" since that version
   crumb policy diff old.toml new.toml            exit 3 when a change is material
 
 The inventory must pass `crumb check`; a failed render writes no file."
@@ -41,6 +42,10 @@ pub struct Args {
     /// Directory with `policy.html` and/or `policy.md` overriding the built-in templates.
     #[arg(long)]
     pub templates: Option<PathBuf>,
+    /// The inventory of the last material version: the policy lists, in visitors' words,
+    /// the material changes since then.
+    #[arg(long, value_name = "OLD")]
+    pub since: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -64,6 +69,9 @@ pub struct DiffArgs {
     /// Print the changes as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Language of the visitor sentences (one of the new inventory's `languages`).
+    #[arg(long)]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -95,6 +103,13 @@ pub fn run(args: Args) -> miette::Result<u8> {
         return diff(d);
     }
     let Some(inv) = load_checked(&args.path)? else { return Ok(exit::FINDINGS) };
+    let previous = match &args.since {
+        Some(path) => match load_checked(path)? {
+            Some(old) => Some(old),
+            None => return Ok(exit::FINDINGS),
+        },
+        None => None,
+    };
     let opts = RenderOptions {
         format: match args.format {
             Format::Html => PolicyFormat::Html,
@@ -114,7 +129,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
             dir.display()
         ));
     }
-    let out = crumb_policy::render(&inv, &opts).map_err(|e| miette::miette!("{e}"))?;
+    let out = crumb_policy::render_since(&inv, previous.as_ref(), &opts).map_err(|e| miette::miette!("{e}"))?;
     match args.output {
         Some(path) => {
             write_output(&path, out.as_bytes())?;
@@ -131,12 +146,23 @@ fn diff(args: DiffArgs) -> miette::Result<u8> {
     };
     let changes = crumb_core::diff::diff(&old, &new);
     let material = crumb_core::diff::is_material(&changes);
+    let lang = crumb_policy::pick_language(&new, args.lang.as_deref()).map_err(|e| miette::miette!("{e}"))?;
+    let say = |c: &crumb_core::diff::Change| crumb_policy::change_sentence(c, &old, &new, &lang);
     if args.json {
+        let listed: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| {
+                let mut v = serde_json::to_value(c).unwrap_or_default();
+                v["visitor"] = say(c).into();
+                v
+            })
+            .collect();
         let v = serde_json::json!({
             "old_version": crumb_core::policy_version(&old),
             "new_version": crumb_core::policy_version(&new),
             "material": material,
-            "changes": changes,
+            "lang": lang,
+            "changes": listed,
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else if changes.is_empty() {
@@ -144,6 +170,7 @@ fn diff(args: DiffArgs) -> miette::Result<u8> {
     } else {
         for c in &changes {
             println!("{c}");
+            println!("         {}", say(c));
         }
         let n = changes.iter().filter(|c| c.material).count();
         println!(

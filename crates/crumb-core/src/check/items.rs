@@ -227,8 +227,27 @@ pub(super) fn item_rules(
             "write a path like `/` or `/app`",
         );
     }
+    if item.review {
+        cx.warn(
+            "review-suggested",
+            &at("review"),
+            format!(
+                "`{}` was drafted into `{}` with low confidence and is marked for review",
+                item.name, item.category
+            ),
+            "check what it does, fix `category` if needed, then remove `review = true`",
+        );
+    }
     let required = inv.is_required(&item.category);
-    if required && looks_like_auth(item, lang) && (item.http_only != Some(true) || item.secure != Some(true)) {
+    // A framework that makes a cookie script-readable on purpose (Django's `csrftoken`,
+    // `XSRF-TOKEN`) cannot have it HttpOnly, and it carries no credential.
+    let script_readable = crate::classify::frameworks::lookup(&item.name)
+        .is_some_and(|f| f.http_only == crate::classify::frameworks::HttpOnly::ScriptReadable);
+    if required
+        && !script_readable
+        && looks_like_auth(item, lang)
+        && (item.http_only != Some(true) || item.secure != Some(true))
+    {
         let missing: Vec<&str> = [("HttpOnly", item.http_only), ("Secure", item.secure)]
             .into_iter()
             .filter(|(_, v)| *v != Some(true))
@@ -241,20 +260,48 @@ pub(super) fn item_rules(
             "set `http_only = true` and `secure = true` so scripts and plain HTTP cannot read the session; if it carries no credential, say so in its purpose",
         );
     }
+    // Without `domain` a cookie is read as living on the site (first party, set on its behalf
+    // by the named provider). A plain name the database knows only on another party's domain
+    // (`VISITOR_INFO1_LIVE` on youtube.com) is that party's cookie, declared without its domain.
+    if is_cookie
+        && item.domain.is_none()
+        && let Some(provider) = item.set_by()
+        && !item.name.starts_with('_')
+        && let Some((e, ocd::DomainAgreement::Other)) =
+            ocd::lookup_detailed(&item.name, inv.site.origins.first().map(String::as_str))
+        && e.name == item.name
+    {
+        cx.warn(
+            "third-party-without-domain",
+            &at("name"),
+            format!(
+                "`{}` has no `domain`, so the policy lists it as first party set on the site by {provider}, but the Open Cookie Database knows it on `{}`",
+                item.name, e.domain
+            ),
+            format!("if it lives there, declare `domain = \".{}\"` so the policy lists it as third party", e.domain),
+        );
+    }
     if required {
         let domain = item.domain.as_deref().or_else(|| inv.site.origins.first().map(String::as_str));
         let name = match item.pattern() {
             Ok(crate::pattern::NamePattern::Prefix(p)) => p,
             _ => item.name.clone(),
         };
-        // The database saw some names only on another party's domain. Tracking scripts set
-        // theirs on the site's domain under distinctive names (`_fbp`, `_gcl_au`); a plain
-        // name (`sessionid`, `auth_token`) known from elsewhere is the site's own cookie
-        // that happens to share it, and so is any name the site scopes to its own domain.
-        let foreign_ok = item.domain.is_none() && name.starts_with('_');
-        if let Some((e, agreement)) = ocd::lookup_detailed(&name, domain)
-            && (agreement != ocd::DomainAgreement::Other || foreign_ok)
-            && matches!(e.purpose(), Purpose::Analytics | Purpose::Marketing)
+        // The same classifier as the scanner: it says analytics or marketing, and an Open
+        // Cookie Database entry that applies here (a platform's entry only on that
+        // platform's domain; a tracker's `_`-prefixed name anywhere) agrees.
+        let obs = crate::classify::Observation {
+            name: name.clone(),
+            domain: domain.map(str::to_string),
+            storage: Some(item.storage()),
+            http_only: item.http_only,
+            secure: item.secure,
+            ..Default::default()
+        };
+        let c = crate::classify::classify(&obs);
+        if let Some(e) = c.ocd
+            && c.source == crate::classify::Source::OpenCookieDatabase
+            && matches!(c.purpose, Purpose::Analytics | Purpose::Marketing)
         {
             cx.warn(
                 "known-tracking-as-necessary",

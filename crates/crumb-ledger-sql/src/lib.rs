@@ -1,0 +1,97 @@
+//! # crumb-ledger-sql
+//!
+//! The part of the ledger backends that is the same SQL on SQLite and PostgreSQL, written
+//! once: [`SqlStorage`] implements [`Storage`](crumb_ledger::Storage),
+//! [`AdminStore`](crumb_ledger::AdminStore) and [`ScanStore`](crumb_ledger::ScanStore)
+//! generically over the sqlx database, with `$1`-style placeholders (both sqlx drivers
+//! accept them) and portable SQL.
+//!
+//! What differs stays in each backend crate, behind [`Backend`]: opening the pools and
+//! running the embedded migrations, and the bulk insert of a batch of records (SQLite's
+//! padded multi-row `INSERT`, PostgreSQL's `UNNEST`). A backend is a marker type and a type
+//! alias: `pub type SqliteStorage = SqlStorage<SqliteBackend>`.
+//!
+//! The trait implementations repeat one set of bounds on the database (executors for
+//! pools and transactions, and the column types the ledger binds): Rust does not carry
+//! such bounds from a trait to its users, and both sqlx drivers meet them. The row side
+//! is bundled in [`Decodes`], which every row of both drivers implements.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use crumb_ledger::{Record, StorageError};
+use sqlx::{Database, Pool};
+
+mod admin;
+mod rows;
+mod scans;
+mod storage;
+
+pub use rows::Decodes;
+
+/// The columns of `records`, in the order the backends bind them.
+pub const RECORD_COLS: &str = "chain, seq, consent_id, site, policy_version, choices, action, gpc, dnt, region, mode, \
+    language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, prev_hash, hash";
+
+/// Columns bound per record.
+pub const RECORD_COL_COUNT: usize = 20;
+
+/// What each backend provides itself.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The sqlx database; its rows decode the ledger's column types.
+    type Db: Database<Row: Decodes>;
+
+    /// Connect to `url`, run the backend's migrations, and return the pools `(reads,
+    /// writes)` (they may be the same pool).
+    async fn connect(url: &str) -> Result<(Pool<Self::Db>, Pool<Self::Db>), StorageError>;
+
+    /// Insert `records` on `writes` in one transaction: all or none.
+    async fn append(writes: &Pool<Self::Db>, records: &[Record]) -> Result<(), StorageError>;
+
+    /// Rows an `INSERT`, `UPDATE` or `DELETE` touched.
+    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+}
+
+/// A ledger in an SQL database: reads on one pool, writes on another (SQLite writes
+/// through one dedicated connection) or the same (PostgreSQL).
+pub struct SqlStorage<B: Backend> {
+    reads: Pool<B::Db>,
+    writes: Pool<B::Db>,
+}
+
+impl<B: Backend> Clone for SqlStorage<B> {
+    fn clone(&self) -> Self {
+        SqlStorage { reads: self.reads.clone(), writes: self.writes.clone() }
+    }
+}
+
+impl<B: Backend> fmt::Debug for SqlStorage<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStorage").field("reads", &self.reads).field("writes", &self.writes).finish()
+    }
+}
+
+impl<B: Backend> SqlStorage<B> {
+    /// Open (creating the database where the backend does) and migrate the database at
+    /// `url`.
+    pub async fn open(url: &str) -> Result<Self, StorageError> {
+        let (reads, writes) = B::connect(url).await?;
+        Ok(SqlStorage { reads, writes })
+    }
+
+    /// The read pool, for tests that tamper with rows directly.
+    pub fn pool(&self) -> &Pool<B::Db> {
+        &self.reads
+    }
+}
+
+/// A query failed: the database is unreachable or refused it.
+pub fn unavailable(e: sqlx::Error) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+/// A stored value could not be read back.
+fn corrupt(e: sqlx::Error) -> StorageError {
+    StorageError::Corrupt(e.to_string())
+}
