@@ -75,7 +75,7 @@ fn crumb_proxy_filters_injects_and_stops_on_sigterm() {
     let lower = res.to_ascii_lowercase();
     assert!(!lower.contains("set-cookie: _plausible"), "analytics cookie not removed: {res}");
     assert!(lower.contains("set-cookie: next-auth.csrf-token=x"), "necessary cookie removed: {res}");
-    assert!(res.contains("<script async src=\"/s/leadsgen/banner.js\"></script></head>"), "{res}");
+    assert!(res.contains("<head><script src=\"/s/leadsgen/banner.js\"></script></head>"), "{res}");
 
     let text = get(metrics, "/metrics");
     assert!(

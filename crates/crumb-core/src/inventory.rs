@@ -12,7 +12,7 @@ use crate::name::{NamePattern, PatternError};
 use crate::text::Text;
 
 pub use crate::consent_mode::ConsentModeType;
-pub use crate::host::{domain_covers, host_matches, origin_host};
+pub use crate::host::{domain_covers, host_matches, origin_host, url_matches};
 
 /// A whole inventory file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -455,6 +455,17 @@ pub struct Service {
     /// Hosts it contacts (`js.stripe.com`, `*.stripe.network`).
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// URLs it loads from, for hosts it shares with others (a CDN): URL prefixes
+    /// (`https://cdn.jsdelivr.net/npm/posthog-js`) or `*` globs matched against the whole
+    /// URL (`https://*.example.net/*/pixel.js`). The guard and the banner treat a URL that
+    /// matches as this service's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub url_patterns: Vec<String>,
+    /// Text found in the inline `<script>` snippets that load it (`posthog.init(`,
+    /// `googletagmanager.com/gtm.js`): an inline script containing one of them is this
+    /// service's, and waits for consent like its `<script src>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline_patterns: Vec<String>,
     /// Names of the inventory's cookies and storage items it sets.
     #[serde(default)]
     pub cookies: Vec<String>,

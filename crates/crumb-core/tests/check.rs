@@ -342,6 +342,21 @@ fn service_rules() {
     expect(&svc("privacy_policy = \"javascript:alert(1)\""), "url", Severity::Error, Some("javascript:"));
     expect(&svc("hosts = [\"bad host\"]"), "host", Severity::Error, Some("bad host"));
     expect(&svc("cookies = [\"_pk_idd\"]"), "unknown-item", Severity::Error, Some("_pk_idd"));
+    expect(&svc("url_patterns = [\"cdn.example/x\"]"), "url-pattern", Severity::Error, Some("cdn.example/x"));
+    expect(&svc("inline_patterns = [\"init\"]"), "inline-pattern", Severity::Error, Some("\"init\""));
+    // A service needing consent that nothing can recognise, and the three ways to fix it.
+    expect(&svc(""), "unrecognisable-service", Severity::Warning, Some("\"m\""));
+    for fix in [
+        "hosts = [\"cdn.m.example\"]",
+        "url_patterns = [\"https://cdn.jsdelivr.net/npm/m-js\"]",
+        "inline_patterns = [\"m.init(\"]",
+    ] {
+        let codes: Vec<String> = check_source(&svc(fix)).diagnostics.into_iter().map(|d| d.code.to_string()).collect();
+        assert!(codes.is_empty(), "{fix}: {codes:?}");
+    }
+    // A strictly necessary service is never held back, so it needs no patterns.
+    let necessary = with("[[services]]\nid = \"n\"\nname = \"N\"\nprovider = \"N\"\ncategory = \"necessary\"\n");
+    assert!(check_source(&necessary).diagnostics.iter().all(|d| d.code != "unrecognisable-service"));
     expect(
         &with("[[services]]\nid = \"Bad Id\"\nname = \"M\"\nprovider = \"M\"\ncategory = \"analytics\""),
         "service-id",

@@ -9,8 +9,11 @@
 //!   [`ConsentState`](crumb_core::consent::ConsentState) to handlers as a request extension,
 //!   and removes the response's `Set-Cookie` headers for categories not granted (and, by
 //!   setting, undeclared cookies), applying declared attributes to the rest.
-//! - [`proxy`]: the same layer behind `crumb proxy`, for any stack, with optional banner
-//!   injection ([`inject`]).
+//! - [`HtmlLayer`]: rewrites HTML pages as they stream ([`html`], with `lol_html`): the
+//!   banner tag as the first child of `<head>`, and the scripts, frames, images and preloads
+//!   of services whose category the visitor has not granted made inert until the banner
+//!   activates them ([`rules`]).
+//! - [`proxy`]: both layers behind `crumb proxy`, for any stack.
 //! - [`Metrics`]: counters of what was blocked (cookie name, category, reason).
 //!
 //! ```no_run
@@ -37,11 +40,14 @@
 //! A runnable version is `examples/axum.rs`: `cargo run -p crumb-guard --example axum`.
 
 pub mod guard;
+pub mod html;
 pub mod inject;
 pub mod layer;
 pub mod metrics;
 pub mod proxy;
+pub mod rules;
 
 pub use guard::{Allowed, FilterReport, Guard, GuardError, Settings, Undeclared};
-pub use layer::{GuardLayer, GuardService};
+pub use layer::{GuardLayer, GuardService, HtmlLayer, HtmlService};
 pub use metrics::{Metrics, Reason};
+pub use rules::{BannerTag, Plan, Rewriter};

@@ -6,12 +6,13 @@
 //! - WebSocket (and any other HTTP/1.1) upgrades passed through;
 //! - `502` when the upstream cannot be reached, `504` when it does not answer in time,
 //!   both with a JSON body;
-//! - optional banner injection ([`crate::inject`]);
+//! - optional HTML rewriting ([`crate::html`]): the banner tag, and the elements of services
+//!   the visitor has not granted held back;
 //! - graceful shutdown: stop accepting, let requests in flight finish.
 //!
 //! HTTP/1.1 requests go through a fast path (`proxy/fast.rs`) that forwards bytes without hyper
 //! in between; what it does not take (HTTP/2, HTTP/1.0, upgrades, `Transfer-Encoding` and
-//! large request bodies, banner injection) goes through hyper. Both apply the same guard.
+//! large request bodies, HTML rewriting) goes through hyper. Both apply the same guard.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,9 +23,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
-use http_body_util::combinators::UnsyncBoxBody;
+use crumb_core::consent::ConsentState;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -36,71 +37,18 @@ use tokio::net::TcpListener;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::guard::Guard;
-use crate::inject::{BoxError, inject};
+use crate::inject::{BoxError, rewrite};
 use crate::layer::GuardLayer;
+use crate::rules::Rewriter;
 
+mod config;
+mod errors;
 mod fast;
 pub mod wire;
 
-/// Response bodies the proxy sends.
-pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-
-/// Proxy settings.
-#[derive(Debug, Clone)]
-pub struct ProxyConfig {
-    /// The upstream base URL (`http://127.0.0.1:3000`); its path, if any, prefixes every request.
-    pub upstream: Uri,
-    /// How long the upstream may take to answer with headers before the visitor gets a 504.
-    pub timeout: Duration,
-    /// How long to connect to the upstream before the visitor gets a 502.
-    pub connect_timeout: Duration,
-    /// Banner script URL to inject into HTML pages, if any.
-    pub inject_banner: Option<String>,
-    /// How long requests in flight may take to finish after shutdown is asked for.
-    pub shutdown_grace: Duration,
-    /// How long a visitor connection may take to send a complete request head, and so how
-    /// long an idle keep-alive connection (and the upstream connection it holds) is kept.
-    pub idle_timeout: Duration,
-    /// Keep `X-Forwarded-Proto`/`X-Forwarded-Host` a trusted front proxy (the TLS
-    /// terminator) set, instead of overwriting them; `X-Forwarded-For` is always appended to.
-    pub trust_forwarded: bool,
-    /// Serve HTTP/1.1 requests on the fast path (default true; banner injection always
-    /// goes through the hyper path). Off: every request goes through hyper.
-    pub fast_path: bool,
-}
-
-/// Why the proxy could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    /// The upstream URL is not a plain `http://host[:port][/path]` URL.
-    #[error(
-        "upstream `{0}` must be an http:// URL with a host, like http://127.0.0.1:3000 (put TLS in front of crumb proxy, not behind it)"
-    )]
-    Upstream(String),
-    /// Accepting connections failed.
-    #[error("accepting connections failed: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl ProxyConfig {
-    /// Settings with defaults for everything but the upstream.
-    pub fn new(upstream: &str) -> Result<ProxyConfig, ProxyError> {
-        let uri: Uri = upstream.parse().map_err(|_| ProxyError::Upstream(upstream.to_string()))?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(ProxyError::Upstream(upstream.to_string()));
-        }
-        Ok(ProxyConfig {
-            upstream: uri,
-            timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(5),
-            inject_banner: None,
-            shutdown_grace: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            trust_forwarded: false,
-            fast_path: true,
-        })
-    }
-}
+pub use config::{ProxyConfig, ProxyError};
+use errors::{BROKEN_MESSAGE, TIMEOUT_MESSAGE, UNREACHABLE_MESSAGE, strip_hop_by_hop};
+pub use errors::{ProxyBody, error_response};
 
 /// What the proxy keeps per visitor connection: the visitor's address (for
 /// `X-Forwarded-For`) and the upstream connection its HTTP/1 requests reuse.
@@ -147,7 +95,7 @@ struct Inner {
     base_path: String,
     timeout: Duration,
     connect_timeout: Duration,
-    inject_banner: Option<String>,
+    rewriter: Option<Rewriter>,
     trust_forwarded: bool,
 }
 
@@ -165,67 +113,10 @@ pub struct Proxy {
     inner: Arc<Inner>,
 }
 
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-/// Remove hop-by-hop headers, including those the `Connection` header names. Returns the
-/// `Upgrade` value when the message asks for a protocol upgrade (kept for the next hop).
-fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
-    let mut upgrade = false;
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| {
-            let t = t.trim();
-            if t.eq_ignore_ascii_case("upgrade") {
-                upgrade = true;
-            }
-            HeaderName::try_from(t).ok()
-        })
-        .collect();
-    let proto = if upgrade { headers.get(header::UPGRADE).cloned() } else { None };
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
-        headers.remove(name);
-    }
-    proto
-}
-
-/// The JSON body of an error: `{"error": {"code": "...", "message": "..."}}`.
-fn error_body(code: &str, message: &str) -> String {
-    serde_json::json!({"error": {"code": code, "message": message}}).to_string()
-}
-
-/// What the visitor is told when the upstream does not answer in time (504).
-const TIMEOUT_MESSAGE: &str = "the upstream server did not answer in time; check that it is healthy or raise --timeout";
-/// What the visitor is told when the upstream cannot be reached (502).
-const UNREACHABLE_MESSAGE: &str =
-    "the upstream server cannot be reached; check that it is running at the --upstream address";
-/// What the visitor is told when the upstream broke the exchange (502).
-const BROKEN_MESSAGE: &str = "the upstream server closed the connection or sent an invalid response";
-
-/// A JSON error response: `{"error": {"code": "...", "message": "..."}}`.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
-    let body = error_body(code, message);
-    let mut res = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
-    *res.status_mut() = status;
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
-}
-
 impl Proxy {
-    /// A proxy to `config.upstream`.
-    pub fn new(config: &ProxyConfig) -> Proxy {
+    /// A proxy to `config.upstream`, rewriting HTML pages for `guard`'s inventory as
+    /// `config` says.
+    pub fn new(config: &ProxyConfig, guard: &Guard) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.set_nodelay(true);
@@ -250,7 +141,7 @@ impl Proxy {
                 base_path,
                 timeout: config.timeout,
                 connect_timeout: config.connect_timeout,
-                inject_banner: config.inject_banner.clone(),
+                rewriter: config.rewriter(guard),
                 trust_forwarded: config.trust_forwarded,
             }),
         }
@@ -343,6 +234,10 @@ impl Proxy {
             );
         }
         let visitor = req.extensions_mut().remove::<VisitorConn>();
+        let plan = self.inner.rewriter.as_ref().filter(|r| !head_request && r.is_active()).map(|r| {
+            let authority = req.uri().authority().map(|a| a.as_str());
+            r.plan_for_request(req.headers(), authority, req.extensions().get::<ConsentState>())
+        });
         let dedicated = visitor.is_some() && req.version() <= http::Version::HTTP_11;
         let uri = if dedicated { self.origin_form(req.uri()) } else { self.upstream_uri(req.uri()) };
         let Ok(uri) = uri else {
@@ -435,12 +330,9 @@ impl Proxy {
             return Response::from_parts(parts, body.map_err(BoxError::from).boxed_unsync());
         }
         strip_hop_by_hop(res.headers_mut());
-        match &self.inner.inject_banner {
-            Some(src) if !head_request => match inject(res, src) {
-                Ok(res) => res.map(|b| b.boxed_unsync()),
-                Err(res) => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
-            },
-            _ => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
+        match plan {
+            Some(plan) => rewrite(res, Some(plan)).map(|b| b.boxed_unsync()),
+            None => res.map(|b| b.map_err(BoxError::from).boxed_unsync()),
         }
     }
 }
@@ -486,8 +378,8 @@ impl Server {
         // senders and idle keep-alive connections (which hold an upstream connection
         // each) are let go.
         builder.http1().timer(TokioTimer::new()).header_read_timeout(config.idle_timeout);
-        let proxy = Proxy::new(config);
-        let fast = (config.fast_path && config.inject_banner.is_none()).then(|| fast::Fast {
+        let proxy = Proxy::new(config, &guard);
+        let fast = (config.fast_path && proxy.inner.rewriter.is_none()).then(|| fast::Fast {
             rewrite: wire::RequestRewrite {
                 upstream_host: proxy.inner.upstream_host.to_str().unwrap_or("localhost").to_string(),
                 base_path: proxy.inner.base_path.clone(),

@@ -11,8 +11,14 @@ use crumb_guard::Settings;
 use futures::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 
+/// The page as a visitor without a choice gets it: the banner tag first in `<head>`, and the
+/// root marked as rewritten (the leadsgen inventory has services to hold back).
 fn expected_html() -> String {
-    HTML.replacen("</head>", &format!("<script async src=\"{BANNER}\" nonce=\"{NONCE}\"></script></head>"), 1)
+    HTML.replacen("<html>", "<html data-crumb-rewritten=\"\">", 1).replacen(
+        "<head>",
+        &format!("<head><script src=\"{BANNER}\" nonce=\"{NONCE}\"></script>"),
+        1,
+    )
 }
 
 async fn injecting() -> (Upstream, Proxied) {
@@ -64,9 +70,38 @@ async fn injects_into_chunked_html_while_streaming() {
     assert_eq!(
         String::from_utf8(got).expect("utf-8"),
         format!(
-            "<html><head><title>Shop</title><script async src=\"{BANNER}\" nonce=\"{NONCE}\"></script></head><body>first and last</body></html>"
+            "<html data-crumb-rewritten=\"\"><head><script src=\"{BANNER}\" nonce=\"{NONCE}\"></script><title>Shop</title></head><body>first and last</body></html>"
         )
     );
+}
+
+#[tokio::test]
+async fn holds_back_trackers_the_visitor_has_not_granted() {
+    let (_up, p) = injecting().await;
+    let (res, body) = get(p.addr, "/tracked", &[]).await;
+    assert_eq!(std::str::from_utf8(&body).expect("utf-8"), tracked_held(Some(NONCE)));
+    assert_eq!(res.headers.get("vary").and_then(|v| v.to_str().ok()), Some("Cookie, Sec-GPC"));
+    // Analytics granted: Plausible runs, marketing still waits.
+    let (_, body) = get(p.addr, "/tracked", &[("cookie", &consent_cookie("analytics"))]).await;
+    let body = String::from_utf8(body.to_vec()).expect("utf-8");
+    assert!(
+        body.contains("<script defer data-domain=\"shop\" src=\"https://plausible.io/js/script.js\"></script>"),
+        "{body}"
+    );
+    assert!(body.contains("data-crumb-service=\"google-ads\"") && body.contains("data-crumb-service=\"meta-pixel\""));
+    // Everything granted: the page as the upstream sent it, with the banner tag only.
+    let (_, body) = get(p.addr, "/tracked", &[("cookie", &consent_cookie("functional~analytics~marketing"))]).await;
+    let tag = format!("<head><script src=\"{BANNER}\" nonce=\"{NONCE}\"></script>");
+    assert_eq!(std::str::from_utf8(&body).expect("utf-8"), TRACKED.replacen("<head>", &tag, 1));
+    // --no-rewrite-html: the banner tag only, for everyone.
+    let up = upstream().await;
+    let tag_only = proxy(up.addr, guard(false, Settings::default()), |c| {
+        c.inject_banner = Some(BANNER.into());
+        c.rewrite_html = Some(false);
+    })
+    .await;
+    let (_, body) = get(tag_only.addr, "/tracked", &[]).await;
+    assert_eq!(std::str::from_utf8(&body).expect("utf-8"), TRACKED.replacen("<head>", &tag, 1));
 }
 
 #[tokio::test]

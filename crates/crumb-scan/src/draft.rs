@@ -9,7 +9,7 @@ use crumb_core::inventory::{
 };
 use crumb_core::{Duration, Matcher, Observed, Text};
 
-use crate::classify::SuggestionSource;
+use crate::classify::{self, SuggestionSource};
 use crate::findings::suggestion_for;
 use crate::model::{ObservedItem, ScanReport};
 
@@ -155,6 +155,8 @@ fn attach_services(inv: &mut Inventory, items: &mut [Item], hosts: &[(String, us
                     category: item.category.clone(),
                     purpose: Text::One(String::new()),
                     hosts: vec![host.clone()],
+                    url_patterns: Vec::new(),
+                    inline_patterns: Vec::new(),
                     cookies: Vec::new(),
                     privacy_policy: None,
                     on_interaction: false,
@@ -172,6 +174,61 @@ fn attach_services(inv: &mut Inventory, items: &mut [Item], hosts: &[(String, us
         if item_rank > rank(inv, &svc_cat) {
             inv.services[si].category = item.category.clone();
         }
+    }
+}
+
+/// A service for every third-party host the pages contacted that no service lists yet
+/// (scripts, pixels, frames that set nothing the scan could see), so the guard and the
+/// banner can hold their tags back. The category is a guess (marketing, the strictest) that
+/// the purpose text asks a person to review.
+fn propose_host_services(inv: &mut Inventory, report: &ScanReport) {
+    let mut seen = BTreeSet::new();
+    let contacted = report.pages.iter().flat_map(|p| p.phases.iter()).flat_map(|ph| ph.third_party_hosts.iter());
+    for h in contacted {
+        let host = h.host.trim().trim_start_matches('.').to_ascii_lowercase();
+        if host.is_empty()
+            || inv.is_site_host(&host)
+            || !seen.insert(host.clone())
+            || inv.services.iter().any(|s| s.hosts.iter().any(|p| crumb_core::inventory::host_matches(p, &host)))
+        {
+            continue;
+        }
+        let category = match classify::category_for(inv, Purpose::Marketing) {
+            Some(c) => c,
+            None => {
+                let c = standard_category(Purpose::Marketing);
+                let id = c.id.clone();
+                inv.categories.push(c);
+                id
+            }
+        };
+        let slug: String = host
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string();
+        let id = if slug.is_empty() || inv.service(&slug).is_some() {
+            format!("host-{}", inv.services.len() + 1)
+        } else {
+            slug
+        };
+        inv.services.push(crumb_core::Service {
+            id,
+            name: host.clone(),
+            provider: host.clone(),
+            category,
+            purpose: Text::One(format!(
+                "Contacted by the site's pages ({} requests, first {}). The category is a guess: say what it does and pick its category.",
+                h.requests, h.first_url
+            )),
+            hosts: vec![host],
+            url_patterns: Vec::new(),
+            inline_patterns: Vec::new(),
+            cookies: Vec::new(),
+            privacy_policy: None,
+            on_interaction: false,
+        });
     }
 }
 
@@ -267,6 +324,7 @@ pub fn draft(report: &ScanReport, existing: Option<&str>) -> Result<String, Draf
         });
     }
     attach_services(&mut inv, &mut new_items, &third_party_hosts);
+    propose_host_services(&mut inv, report);
     for item in new_items {
         if item.storage() == StorageKind::Cookie {
             inv.cookies.push(item);
@@ -294,3 +352,6 @@ pub fn draft(report: &ScanReport, existing: Option<&str>) -> Result<String, Draf
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests;

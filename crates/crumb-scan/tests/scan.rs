@@ -185,6 +185,21 @@ async fn fixture_site_observations_and_findings() {
         let obs = crumb_core::Observed { storage: o.storage, name: &o.name, domain: Some(&o.domain) };
         assert!(matcher.find_index(obs).is_some(), "draft declares {} on {}", o.name, o.domain);
     }
+    // Every third-party host the pages contacted is listed by a service of the draft.
+    let contacted: Vec<&str> = r
+        .pages
+        .iter()
+        .flat_map(|p| p.phases.iter())
+        .flat_map(|ph| ph.third_party_hosts.iter())
+        .map(|h| h.host.as_str())
+        .collect();
+    assert!(!contacted.is_empty(), "the fixture contacts its second site");
+    for host in contacted {
+        assert!(
+            drafted.services.iter().any(|s| s.hosts.iter().any(|p| crumb_core::inventory::host_matches(p, host))),
+            "draft proposes a service for {host}"
+        );
+    }
     let merged = crumb_scan::draft::draft(&r, Some(&src)).expect("a merge");
     let merged = crumb_core::parse_inventory(&merged).expect("the merge passes crumb check");
     assert_eq!(

@@ -36,9 +36,18 @@ pub struct Args {
     /// What to do with cookies the inventory does not declare: block, allow or report.
     #[arg(long, default_value = "report")]
     pub undeclared: Undeclared,
-    /// Insert `<script async src=URL>` before `</head>` of HTML pages (identity, gzip, brotli).
+    /// Insert `<script src=URL>` as the first child of `<head>` of HTML pages (identity,
+    /// gzip, brotli), and hold back the scripts, frames, images and preloads of services the
+    /// visitor has not granted until the banner activates them (see --no-rewrite-html).
     #[arg(long, value_name = "URL")]
     pub inject_banner: Option<String>,
+    /// Hold back the elements of services the visitor has not granted even without
+    /// --inject-banner (for a site that includes the banner itself).
+    #[arg(long, conflicts_with = "no_rewrite_html")]
+    pub rewrite_html: bool,
+    /// With --inject-banner, only insert the banner tag: hold nothing back.
+    #[arg(long)]
+    pub no_rewrite_html: bool,
     /// Seconds the upstream may take to answer before the visitor gets a 504.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
@@ -86,6 +95,11 @@ pub fn run(args: Args) -> miette::Result<u8> {
     let mut config = ProxyConfig::new(&args.upstream).map_err(|e| miette!("{e}"))?;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.inject_banner = args.inject_banner;
+    config.rewrite_html = match (args.rewrite_html, args.no_rewrite_html) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
     config.trust_forwarded = args.trust_forwarded;
     config.fast_path = !args.no_fast_path;
     tracing_subscriber::fmt()

@@ -8,6 +8,9 @@ use super::ctx::{Ctx, Seg, did_you_mean};
 use super::syntax::*;
 use Seg::{Index as I, Key as K};
 
+/// Shortest `inline_patterns` entry: shorter text would match unrelated scripts.
+const MIN_INLINE_PATTERN: usize = 6;
+
 pub(super) fn services(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str]) {
     let mut seen = BTreeSet::new();
     for (i, s) in inv.services.iter().enumerate() {
@@ -59,6 +62,44 @@ pub(super) fn services(cx: &mut Ctx<'_>, inv: &Inventory, category_ids: &[&str])
                     "write a host like `js.stripe.com` or `*.stripe.network`",
                 );
             }
+        }
+        for (j, u) in s.url_patterns.iter().enumerate() {
+            let rest = ["https://", "http://", "//"].iter().find_map(|p| u.trim().strip_prefix(p));
+            let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+            if host.is_none_or(|h| h.is_empty()) {
+                cx.error(
+                    "url-pattern",
+                    &[K("services"), I(i), K("url_patterns"), I(j)],
+                    format!("`{u}` is not a URL pattern"),
+                    "write a URL prefix like `https://cdn.jsdelivr.net/npm/posthog-js` or a glob like `https://*.example.net/*/pixel.js`",
+                );
+            }
+        }
+        for (j, p) in s.inline_patterns.iter().enumerate() {
+            if p.trim().chars().count() < MIN_INLINE_PATTERN {
+                cx.error(
+                    "inline-pattern",
+                    &[K("services"), I(i), K("inline_patterns"), I(j)],
+                    format!("inline pattern `{p}` is too short to tell this service's snippet from other scripts"),
+                    format!("use at least {MIN_INLINE_PATTERN} characters the snippet contains, like `posthog.init(`"),
+                );
+            }
+        }
+        if s.hosts.is_empty()
+            && s.url_patterns.is_empty()
+            && s.inline_patterns.is_empty()
+            && category_ids.contains(&s.category.as_str())
+            && !inv.is_required(&s.category)
+        {
+            cx.warn(
+                "unrecognisable-service",
+                &at("id"),
+                format!(
+                    "service `{}` needs consent ({}) but declares no hosts, url_patterns or inline_patterns, so neither the guard nor the banner can hold its tags back",
+                    s.id, s.category
+                ),
+                "list the hosts it loads from (`hosts = [\"cdn.example.com\"]`), or `url_patterns`/`inline_patterns` for a shared CDN or an inline snippet",
+            );
         }
         for (j, c) in s.cookies.iter().enumerate() {
             match inv.items().find(|it| &it.name == c) {

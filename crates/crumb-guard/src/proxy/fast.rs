@@ -100,9 +100,9 @@ async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> i
     stream.read_buf(buf).await
 }
 
-/// A JSON error response, as [`super::error_response`] writes it.
+/// A JSON error response, as [`super::errors::error_response`] writes it.
 fn error_bytes(status: &str, code: &str, message: &str, head_method: bool, close: bool) -> Vec<u8> {
-    let body = super::error_body(code, message);
+    let body = super::errors::error_body(code, message);
     let mut out = format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncache-control: no-store\r\ncontent-length: {}\r\n{}\r\n",
         body.len(),
@@ -191,10 +191,10 @@ impl Fast {
             let answer = match exchange {
                 Ok(Ok(done)) => Ok(done),
                 Ok(Err(UpstreamError::Connect)) => {
-                    Err(("502 Bad Gateway", "upstream_unavailable", super::UNREACHABLE_MESSAGE))
+                    Err(("502 Bad Gateway", "upstream_unavailable", super::errors::UNREACHABLE_MESSAGE))
                 }
-                Ok(Err(_)) => Err(("502 Bad Gateway", "upstream_unavailable", super::BROKEN_MESSAGE)),
-                Err(_elapsed) => Err(("504 Gateway Timeout", "upstream_timeout", super::TIMEOUT_MESSAGE)),
+                Ok(Err(_)) => Err(("502 Bad Gateway", "upstream_unavailable", super::errors::BROKEN_MESSAGE)),
+                Err(_elapsed) => Err(("504 Gateway Timeout", "upstream_timeout", super::errors::TIMEOUT_MESSAGE)),
             };
             let (up, res) = match answer {
                 Ok(done) => done,

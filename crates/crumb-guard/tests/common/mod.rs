@@ -19,6 +19,24 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
 pub const HTML: &str = "<!doctype html><html><head><title>Shop</title></head><body><h1>Hello</h1></body></html>";
+/// A page with unmodified third-party tags of the leadsgen inventory's services.
+pub const TRACKED: &str = "<!doctype html><html><head><title>Shop</title><script defer data-domain=\"shop\" src=\"https://plausible.io/js/script.js\"></script><script async src=\"https://www.googletagmanager.com/gtag/js?id=AW-1\"></script></head><body><img src=\"https://www.facebook.com/tr?id=1&ev=PageView\" alt=\"\"><iframe src=\"https://js.stripe.com/v3/frame\"></iframe></body></html>";
+
+/// [`TRACKED`] as a visitor without a choice gets it (banner tag `BANNER` with the page's
+/// nonce `NONCE`, if given): analytics and marketing held back, Stripe (necessary) kept.
+pub fn tracked_held(nonce: Option<&str>) -> String {
+    let nonce = nonce.map(|n| format!(" nonce=\"{n}\"")).unwrap_or_default();
+    format!(
+        "<!doctype html><html data-crumb-rewritten=\"\"><head><script src=\"{BANNER}\"{nonce}></script><title>Shop</title><script defer data-domain=\"shop\" src=\"https://plausible.io/js/script.js\" type=\"text/plain\" data-crumb-category=\"analytics\" data-crumb-service=\"plausible\"></script><script async src=\"https://www.googletagmanager.com/gtag/js?id=AW-1\" type=\"text/plain\" data-crumb-category=\"marketing\" data-crumb-service=\"google-ads\"></script></head><body><img alt=\"\" data-crumb-src=\"https://www.facebook.com/tr?id=1&ev=PageView\" data-crumb-category=\"marketing\" data-crumb-service=\"meta-pixel\"><iframe src=\"https://js.stripe.com/v3/frame\"></iframe></body></html>"
+    )
+}
+
+/// A consent cookie granting `categories` (`~`-separated) now.
+pub fn consent_cookie(categories: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    format!("cookie-consent=1.-.abc.{categories}.{now}")
+}
+
 pub const NONCE: &str = "r4nd0mN0nce";
 pub const BANNER: &str = "/s/leadsgen/banner.js";
 
@@ -88,6 +106,10 @@ async fn upstream_handle(req: Request<Incoming>, gate: Arc<Gate>) -> Result<Resp
             h.insert("content-length", HTML.len().to_string().parse().expect("hdr"));
             h.insert("etag", "\"v1\"".parse().expect("hdr"));
             *res.body_mut() = full(HTML);
+        }
+        "/tracked" => {
+            html(h);
+            *res.body_mut() = full(TRACKED);
         }
         "/html-gzip" => {
             html(h);
