@@ -166,8 +166,7 @@ pub fn client_config(inv: &Inventory, ctx: &ClientContext) -> ClientConfig {
                 } else {
                     block_regex(
                         services.iter().flat_map(|s| s.hosts.iter().map(String::as_str)),
-                        // the inventory's `url_patterns` (issue 14) join here once services have them
-                        std::iter::empty(),
+                        services.iter().flat_map(|s| s.url_patterns.iter().map(String::as_str)),
                     )
                 },
                 details: CategoryDetails {

@@ -11,7 +11,7 @@ use crumb_core::{Duration, Inventory, Matcher, Observed};
 use http::header::{COOKIE, HeaderName, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
-use crate::metrics::{Metrics, Reason};
+use crate::metrics::{FilterReport, Metrics, Reason};
 
 /// What to do with a `Set-Cookie` for a cookie the inventory does not declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,21 +113,6 @@ enum Lifetime {
     Unknown,
     Session,
     Seconds(i64),
-}
-
-/// What the filter did to one response.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FilterReport {
-    /// `Set-Cookie` headers seen.
-    pub seen: usize,
-    /// Removed because the visitor has not granted the cookie's category.
-    pub refused: usize,
-    /// Removed because undeclared (with [`Undeclared::Block`]) or unparseable.
-    pub undeclared_blocked: usize,
-    /// Undeclared cookies let through and reported.
-    pub undeclared_reported: usize,
-    /// Kept with attributes changed to the declared ones.
-    pub rewritten: usize,
 }
 
 /// One `Set-Cookie` header's fate.

@@ -48,6 +48,8 @@ struct Pending {
 struct State {
     /// The banner tag, until inserted.
     tag: Option<String>,
+    /// The banner's first layer, until inserted after `<body>`.
+    first: Option<String>,
     /// The inline script being decided.
     script: Option<Pending>,
 }
@@ -259,7 +261,7 @@ fn hold_handlers(plan: &Arc<Plan>) -> Vec<Handler> {
             return Ok(());
         }
         let text = std::mem::take(&mut collected);
-        let out = HtmlPass::run(&p, None, text.as_bytes())?;
+        let out = HtmlPass::run(&p, None, None, text.as_bytes())?;
         t.replace(&String::from_utf8_lossy(&out), ContentType::Html);
         Ok(())
     });
@@ -293,20 +295,26 @@ impl HtmlPass {
     pub fn new(plan: Plan, nonce: Option<&str>, encoding: Option<AsciiCompatibleEncoding>) -> HtmlPass {
         let plan = Arc::new(plan);
         let tag = plan.banner().map(|b| b.render(nonce));
-        HtmlPass::build(&plan, tag, encoding)
+        let first = plan.first_layer(nonce);
+        HtmlPass::build(&plan, tag, first, encoding)
     }
 
     /// Rewrite a whole fragment with `tag` (if any) as the banner tag.
-    fn run(plan: &Arc<Plan>, tag: Option<String>, doc: &[u8]) -> Result<Vec<u8>, HtmlError> {
-        let mut pass = HtmlPass::build(plan, tag, None);
+    fn run(plan: &Arc<Plan>, tag: Option<String>, first: Option<String>, doc: &[u8]) -> Result<Vec<u8>, HtmlError> {
+        let mut pass = HtmlPass::build(plan, tag, first, None);
         let mut out = Vec::new();
         pass.push(doc, &mut out)?;
         pass.finish(&mut out)?;
         Ok(out)
     }
 
-    fn build(plan: &Arc<Plan>, tag: Option<String>, encoding: Option<AsciiCompatibleEncoding>) -> HtmlPass {
-        let state = Arc::new(Mutex::new(State { tag, script: None }));
+    fn build(
+        plan: &Arc<Plan>,
+        tag: Option<String>,
+        first: Option<String>,
+        encoding: Option<AsciiCompatibleEncoding>,
+    ) -> HtmlPass {
+        let state = Arc::new(Mutex::new(State { tag, first, script: None }));
         let mut handlers = Vec::new();
         if plan.holds_anything() {
             handlers.extend(hold_handlers(plan));
@@ -321,8 +329,12 @@ impl HtmlPass {
         handlers.push((Cow::Borrowed(&SELECTORS.head), head));
         let st = state.clone();
         let body = ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| {
-            if let Some(tag) = st.lock().map_err(|_| "rewriter state poisoned")?.tag.take() {
+            let mut st = st.lock().map_err(|_| "rewriter state poisoned")?;
+            if let Some(tag) = st.tag.take() {
                 el.before(&tag, ContentType::Html);
+            }
+            if let Some(first) = st.first.take() {
+                el.prepend(&first, ContentType::Html);
             }
             Ok(())
         });
@@ -371,5 +383,6 @@ impl HtmlPass {
 /// Rewrite a whole document at once (tests, small pages).
 pub fn rewrite_document(plan: Plan, nonce: Option<&str>, doc: &[u8]) -> Result<Vec<u8>, HtmlError> {
     let tag = plan.banner().map(|b| b.render(nonce));
-    HtmlPass::run(&Arc::new(plan), tag, doc)
+    let first = plan.first_layer(nonce);
+    HtmlPass::run(&Arc::new(plan), tag, first, doc)
 }

@@ -47,7 +47,8 @@ pub mod metrics;
 pub mod proxy;
 pub mod rules;
 
-pub use guard::{Allowed, FilterReport, Guard, GuardError, Settings, Undeclared};
+pub use guard::{Allowed, Guard, GuardError, Settings, Undeclared};
 pub use layer::{GuardLayer, GuardService, HtmlLayer, HtmlService};
+pub use metrics::FilterReport;
 pub use metrics::{Metrics, Reason};
-pub use rules::{BannerTag, Plan, Rewriter};
+pub use rules::{BannerTag, FirstLayer, Plan, Rewriter};

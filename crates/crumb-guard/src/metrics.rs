@@ -6,10 +6,23 @@ use std::fmt::Write as _;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::guard::FilterReport;
-
 /// Distinct undeclared cookie names counted separately; the rest are counted as `_other`.
 pub const MAX_UNDECLARED_NAMES: usize = 256;
+
+/// What the filter did to one response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilterReport {
+    /// `Set-Cookie` headers seen.
+    pub seen: usize,
+    /// Removed because the visitor has not granted the cookie's category.
+    pub refused: usize,
+    /// Removed because undeclared (with [`crate::Undeclared::Block`]) or unparseable.
+    pub undeclared_blocked: usize,
+    /// Undeclared cookies let through and reported.
+    pub undeclared_reported: usize,
+    /// Kept with attributes changed to the declared ones.
+    pub rewritten: usize,
+}
 
 /// Why a `Set-Cookie` was counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

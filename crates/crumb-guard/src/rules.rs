@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use crumb_core::consent::ConsentState;
+use crumb_core::consent::{Basis, ConsentState};
 use crumb_core::inventory::{host_matches, url_matches};
 use http::HeaderMap;
 
@@ -59,6 +59,33 @@ impl BannerTag {
     }
 }
 
+/// The banner's first layer, rendered into the page right after `<body>` for a visitor who
+/// has not decided yet, so it is on screen at the first contentful paint (`crumb-banner`'s
+/// `first_layer_html` makes it; the banner script attaches to it).
+#[derive(Clone)]
+pub struct FirstLayer(Arc<FirstLayerFn>);
+
+/// Makes the first layer's markup from the visitor's `Accept-Language` and the page's CSP nonce.
+type FirstLayerFn = dyn Fn(Option<&str>, Option<&str>) -> Option<String> + Send + Sync;
+
+impl std::fmt::Debug for FirstLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstLayer").finish_non_exhaustive()
+    }
+}
+
+impl FirstLayer {
+    /// Markup made from `(Accept-Language, CSP nonce)`; `None` inserts nothing.
+    pub fn new(f: impl Fn(Option<&str>, Option<&str>) -> Option<String> + Send + Sync + 'static) -> FirstLayer {
+        FirstLayer(Arc::new(f))
+    }
+
+    /// The markup for a visitor asking for `accept_language` on a page with nonce `nonce`.
+    pub fn render(&self, accept_language: Option<&str>, nonce: Option<&str>) -> Option<String> {
+        (self.0)(accept_language, nonce)
+    }
+}
+
 /// `&`, `"`, `<` and `>` escaped for a double-quoted attribute value.
 pub fn escape_attr(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -93,6 +120,8 @@ struct Inner {
     services: Vec<ServiceRule>,
     undeclared: Undeclared,
     banner: Option<BannerTag>,
+    /// The first layer, for visitors who have not decided.
+    first_layer: Option<FirstLayer>,
     /// Hold back elements (off: only the banner tag is inserted).
     hold: bool,
     categories: usize,
@@ -126,6 +155,8 @@ pub struct Plan {
     block_undeclared: bool,
     /// The page's host (from the request), to tell first-party URLs.
     page_host: Option<String>,
+    /// The first layer and the visitor's `Accept-Language`, when the visitor has not decided.
+    first_layer: Option<(FirstLayer, Option<String>)>,
 }
 
 /// Whether a `<script type>` runs as JavaScript (a missing or empty type does).
@@ -184,6 +215,7 @@ impl Rewriter {
                 services,
                 undeclared,
                 banner,
+                first_layer: None,
                 hold: true,
                 categories: inv.categories.len(),
                 any_url_patterns: inv.services.iter().any(|s| !s.url_patterns.is_empty()),
@@ -198,6 +230,36 @@ impl Rewriter {
             inner.hold = false;
         }
         r
+    }
+
+    /// Also render `first_layer` after `<body>` for visitors who have not decided yet.
+    pub fn with_first_layer(self, first_layer: FirstLayer) -> Rewriter {
+        let i = &*self.inner;
+        let services = i
+            .services
+            .iter()
+            .map(|s| ServiceRule {
+                id: s.id.clone(),
+                category: s.category.clone(),
+                category_index: s.category_index,
+                required: s.required,
+                hosts: s.hosts.clone(),
+                url_patterns: s.url_patterns.clone(),
+                inline_patterns: s.inline_patterns.clone(),
+            })
+            .collect();
+        Rewriter {
+            inner: Arc::new(Inner {
+                guard: i.guard.clone(),
+                services,
+                undeclared: i.undeclared,
+                banner: i.banner.clone(),
+                first_layer: Some(first_layer),
+                hold: i.hold,
+                categories: i.categories,
+                any_url_patterns: i.any_url_patterns,
+            }),
+        }
     }
 
     /// The guard whose inventory this rewriter uses.
@@ -234,6 +296,7 @@ impl Rewriter {
             held,
             block_undeclared: self.inner.hold && self.inner.undeclared == Undeclared::Block,
             page_host,
+            first_layer: None,
         }
     }
 
@@ -241,12 +304,23 @@ impl Rewriter {
     /// request extension, or read from `headers`) and its `Host`.
     pub fn plan_for_request(&self, headers: &HeaderMap, authority: Option<&str>, state: Option<&ConsentState>) -> Plan {
         let guard = &self.inner.guard;
-        let allowed = match state {
-            Some(s) => guard.allowed(s),
-            None => guard.allowed(&guard.consent(headers)),
+        let read;
+        let state = match state {
+            Some(s) => s,
+            None => {
+                read = guard.consent(headers);
+                &read
+            }
         };
         let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).or(authority);
-        self.plan(allowed, host)
+        let mut plan = self.plan(guard.allowed(state), host);
+        if let Some(fl) = &self.inner.first_layer
+            && state.basis != Basis::Decision
+        {
+            let lang = headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(str::to_string);
+            plan.first_layer = Some((fl.clone(), lang));
+        }
+        plan
     }
 
     /// Whether `allowed` covers every category of the inventory.
@@ -264,13 +338,21 @@ impl Plan {
 
     /// Whether the page depends on the visitor's choice (some service can be held back).
     pub fn varies_by_consent(&self) -> bool {
-        self.rewriter.inner.hold
-            && self.rewriter.inner.services.iter().any(|s| !s.required && s.category_index.is_some())
+        self.rewriter.inner.first_layer.is_some()
+            || (self.rewriter.inner.hold
+                && self.rewriter.inner.services.iter().any(|s| !s.required && s.category_index.is_some()))
+    }
+
+    /// The first layer's markup for this visitor and a page with nonce `nonce` (none once
+    /// the visitor has decided).
+    pub fn first_layer(&self, nonce: Option<&str>) -> Option<String> {
+        let (fl, lang) = self.first_layer.as_ref()?;
+        fl.render(lang.as_deref(), nonce)
     }
 
     /// Whether the page needs an HTML pass at all.
     pub fn needs_pass(&self) -> bool {
-        self.rewriter.inner.banner.is_some() || self.holds_anything()
+        self.rewriter.inner.banner.is_some() || self.first_layer.is_some() || self.holds_anything()
     }
 
     /// The banner tag.

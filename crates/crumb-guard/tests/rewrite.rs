@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crumb_guard::html::{HtmlPass, rewrite_document};
 use crumb_guard::inject::rewrite;
 use crumb_guard::rules::UNDECLARED;
-use crumb_guard::{BannerTag, Guard, Plan, Rewriter, Settings, Undeclared};
+use crumb_guard::{BannerTag, FirstLayer, Guard, Plan, Rewriter, Settings, Undeclared};
 use http::{HeaderMap, HeaderValue, Response};
 use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
@@ -281,6 +281,28 @@ fn granted_categories_pass_and_a_visitor_who_granted_everything_gets_only_the_ta
     assert!(!all.holds_anything());
     let out = run(all, None, PAGE);
     assert_eq!(out, PAGE.replacen("<head>", &format!("<head><script src=\"{TAG}\"></script>"), 1));
+}
+
+#[test]
+fn the_first_layer_follows_body_for_a_visitor_who_has_not_decided() {
+    let r = rewriter(Undeclared::Report).with_first_layer(FirstLayer::new(|lang, nonce| {
+        Some(format!("<div id=\"crumb\" data-lang=\"{}\" data-nonce=\"{}\"></div>", lang.unwrap_or("-"), nonce.unwrap_or("-")))
+    }));
+    let doc = "<html><head><title>t</title></head><body class=\"x\"><p>hi</p></body></html>";
+    let mut h = HeaderMap::new();
+    h.insert("accept-language", HeaderValue::from_static("de-DE,de;q=0.9"));
+    let undecided = r.plan_for_request(&h, None, None);
+    assert!(undecided.varies_by_consent());
+    let out = run(undecided, Some("n0nce"), doc);
+    assert!(
+        out.contains("<body class=\"x\"><div id=\"crumb\" data-lang=\"de-DE,de;q=0.9\" data-nonce=\"n0nce\"></div><p>hi</p>"),
+        "{out}"
+    );
+    assert_eq!(out.matches("id=\"crumb\"").count(), 1);
+    let decided = run(plan(&r, Some("analytics~marketing")), None, doc);
+    assert!(!decided.contains("id=\"crumb\""), "a visitor who decided gets no first layer: {decided}");
+    let refused = run(plan(&r, Some("-")), None, doc);
+    assert!(!refused.contains("id=\"crumb\""), "refusing everything is a decision too: {refused}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use http::Uri;
 
 use crate::guard::Guard;
-use crate::rules::{BannerTag, Rewriter};
+use crate::rules::{BannerTag, FirstLayer, Rewriter};
 
 /// Proxy settings.
 #[derive(Debug, Clone)]
@@ -18,6 +18,9 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// Banner script URL to insert into HTML pages (first child of `<head>`), if any.
     pub inject_banner: Option<String>,
+    /// The banner's first layer, rendered into pages for visitors who have not decided
+    /// (with `inject_banner`).
+    pub first_layer: Option<FirstLayer>,
     /// Hold back the elements of services the visitor has not granted in HTML pages
     /// (`None`: when a banner is inserted, since the banner is what activates them).
     pub rewrite_html: Option<bool>,
@@ -52,11 +55,16 @@ impl ProxyConfig {
     pub(crate) fn rewriter(&self, guard: &Guard) -> Option<Rewriter> {
         let banner = self.inject_banner.as_deref().map(BannerTag::script);
         let hold = self.rewrite_html.unwrap_or(banner.is_some());
-        match (hold, banner) {
+        let with_banner = banner.is_some();
+        let rewriter = match (hold, banner) {
             (true, banner) => Some(Rewriter::new(guard, banner)),
             (false, Some(banner)) => Some(Rewriter::banner_only(guard, banner)),
             (false, None) => None,
-        }
+        }?;
+        Some(match &self.first_layer {
+            Some(fl) if with_banner => rewriter.with_first_layer(fl.clone()),
+            _ => rewriter,
+        })
     }
 
     /// Settings with defaults for everything but the upstream.
@@ -70,6 +78,7 @@ impl ProxyConfig {
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
             inject_banner: None,
+            first_layer: None,
             rewrite_html: None,
             shutdown_grace: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
