@@ -286,7 +286,11 @@ fn granted_categories_pass_and_a_visitor_who_granted_everything_gets_only_the_ta
 #[test]
 fn the_first_layer_follows_body_for_a_visitor_who_has_not_decided() {
     let r = rewriter(Undeclared::Report).with_first_layer(FirstLayer::new(|lang, nonce| {
-        Some(format!("<div id=\"crumb\" data-lang=\"{}\" data-nonce=\"{}\"></div>", lang.unwrap_or("-"), nonce.unwrap_or("-")))
+        Some(format!(
+            "<div id=\"crumb\" data-lang=\"{}\" data-nonce=\"{}\"></div>",
+            lang.unwrap_or("-"),
+            nonce.unwrap_or("-")
+        ))
     }));
     let doc = "<html><head><title>t</title></head><body class=\"x\"><p>hi</p></body></html>";
     let mut h = HeaderMap::new();
@@ -295,7 +299,9 @@ fn the_first_layer_follows_body_for_a_visitor_who_has_not_decided() {
     assert!(undecided.varies_by_consent());
     let out = run(undecided, Some("n0nce"), doc);
     assert!(
-        out.contains("<body class=\"x\"><div id=\"crumb\" data-lang=\"de-DE,de;q=0.9\" data-nonce=\"n0nce\"></div><p>hi</p>"),
+        out.contains(
+            "<body class=\"x\"><div id=\"crumb\" data-lang=\"de-DE,de;q=0.9\" data-nonce=\"n0nce\"></div><p>hi</p>"
+        ),
         "{out}"
     );
     assert_eq!(out.matches("id=\"crumb\"").count(), 1);
