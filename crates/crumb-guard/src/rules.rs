@@ -102,7 +102,7 @@ pub fn escape_attr(s: &str) -> String {
 }
 
 /// A declared service, compiled for the rewriter.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ServiceRule {
     id: Box<str>,
     category: Box<str>,
@@ -114,7 +114,7 @@ struct ServiceRule {
     inline_patterns: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     guard: Guard,
     services: Vec<ServiceRule>,
@@ -225,41 +225,16 @@ impl Rewriter {
 
     /// Only insert `banner`; hold nothing back (the guard still filters cookies).
     pub fn banner_only(guard: &Guard, banner: BannerTag) -> Rewriter {
-        let mut r = Rewriter::new(guard, Some(banner));
-        if let Some(inner) = Arc::get_mut(&mut r.inner) {
-            inner.hold = false;
-        }
-        r
+        let mut inner = Arc::unwrap_or_clone(Rewriter::new(guard, Some(banner)).inner);
+        inner.hold = false;
+        Rewriter { inner: Arc::new(inner) }
     }
 
     /// Also render `first_layer` after `<body>` for visitors who have not decided yet.
     pub fn with_first_layer(self, first_layer: FirstLayer) -> Rewriter {
-        let i = &*self.inner;
-        let services = i
-            .services
-            .iter()
-            .map(|s| ServiceRule {
-                id: s.id.clone(),
-                category: s.category.clone(),
-                category_index: s.category_index,
-                required: s.required,
-                hosts: s.hosts.clone(),
-                url_patterns: s.url_patterns.clone(),
-                inline_patterns: s.inline_patterns.clone(),
-            })
-            .collect();
-        Rewriter {
-            inner: Arc::new(Inner {
-                guard: i.guard.clone(),
-                services,
-                undeclared: i.undeclared,
-                banner: i.banner.clone(),
-                first_layer: Some(first_layer),
-                hold: i.hold,
-                categories: i.categories,
-                any_url_patterns: i.any_url_patterns,
-            }),
-        }
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.first_layer = Some(first_layer);
+        Rewriter { inner: Arc::new(inner) }
     }
 
     /// The guard whose inventory this rewriter uses.
