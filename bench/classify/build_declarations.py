@@ -9,7 +9,8 @@ Raw formats:
   @ URL                                  starts a source (a page, or github:owner/repo/path)
   Label: name, name!ls, name!ss           the site's own category label, then the names it
                                           declares under that label (!ls localStorage key,
-                                          !ss sessionStorage key)
+                                          !ss sessionStorage key, !domain=host the declared
+                                          domain of the cookie)
   J site|name|domain|label|expiry|flags|value
                                           one CookieBlock crawl record (CMP declaration);
                                           label 0 necessary, 1 functional, 2 analytics,
@@ -104,14 +105,20 @@ def rows():
             for raw in [n.strip() for n in names.split(",")]:
                 if not raw:
                     continue
-                storage = "cookie"
-                if raw.endswith("!ls"):
-                    raw, storage = raw[:-3], "local"
-                elif raw.endswith("!ss"):
-                    raw, storage = raw[:-3], "session"
+                storage, domain = "cookie", ""
+                raw, *marks = raw.split("!")
+                for m in marks:
+                    if m == "ls":
+                        storage = "local"
+                    elif m == "ss":
+                        storage = "session"
+                    elif m.startswith("domain="):
+                        domain = m[len("domain="):].strip()
+                    else:
+                        sys.exit("%s: unknown mark !%s on %s" % (path, m, raw))
                 yield {
                     "source_site": site_of(url), "source_url": source_url(url), "name": raw,
-                    "domain": "", "storage": storage, "declared_as": label.strip(),
+                    "domain": domain, "storage": storage, "declared_as": label.strip(),
                     "category": cat, "expiry_seconds": "", "http_only": "", "secure": "",
                     "host_only": "", "value": "",
                 }
