@@ -7,6 +7,8 @@ names that source. Nothing here is written from memory. See README.md for the me
 
 Raw formats:
   @ URL                                  starts a source (a page, or github:owner/repo/path)
+  = host                                 the site a repository file belongs to (when the file
+                                         names it), used as source_site for that source
   Label: name, name!ls, name!ss           the site's own category label, then the names it
                                           declares under that label (!ls localStorage key,
                                           !ss sessionStorage key, !domain=host the declared
@@ -82,6 +84,10 @@ def rows():
                 continue
             if line.startswith("@ "):
                 url = line[2:].strip()
+                site = site_of(url)
+                continue
+            if line.startswith("= "):
+                site = line[2:].strip()
                 continue
             if url is None:
                 sys.exit("%s: row before any @ source: %s" % (path, line))
@@ -117,7 +123,7 @@ def rows():
                     else:
                         sys.exit("%s: unknown mark !%s on %s" % (path, m, raw))
                 yield {
-                    "source_site": site_of(url), "source_url": source_url(url), "name": raw,
+                    "source_site": site, "source_url": source_url(url), "name": raw,
                     "domain": domain, "storage": storage, "declared_as": label.strip(),
                     "category": cat, "expiry_seconds": "", "http_only": "", "secure": "",
                     "host_only": "", "value": "",
