@@ -63,7 +63,11 @@ impl Receiver {
                     .unwrap_or(0);
                 let mut body = vec![0; len];
                 let _ = reader.read_exact(&mut body);
-                h.lock().expect("lock").push(Hit { at: Instant::now(), headers, body: String::from_utf8_lossy(&body).into() });
+                h.lock().expect("lock").push(Hit {
+                    at: Instant::now(),
+                    headers,
+                    body: String::from_utf8_lossy(&body).into(),
+                });
                 let status = script.lock().expect("lock").next().unwrap_or(200);
                 let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             }
@@ -197,7 +201,8 @@ fn fail_twice_then_succeed(db: Option<&str>) {
     let body: serde_json::Value = serde_json::from_str(&hits[0].body).expect("json body");
     assert_eq!(body["type"], "policy.material_change");
     assert_eq!(body["site"], "leadsgen");
-    let new_version = crumb_core::policy_version(&crumb_core::parse_inventory(&inventory_with(&base, 1)).expect("parses"));
+    let new_version =
+        crumb_core::policy_version(&crumb_core::parse_inventory(&inventory_with(&base, 1)).expect("parses"));
     assert_eq!(body["data"]["version"], new_version.as_str());
     assert_eq!(body["data"]["previous_version"], leadsgen_version().as_str());
     assert!(body["data"]["changes"].as_array().is_some_and(|c| !c.is_empty()), "{body}");
@@ -207,13 +212,14 @@ fn fail_twice_then_succeed(db: Option<&str>) {
     let got: Vec<(i64, String, Option<i64>)> = log
         .iter()
         .rev()
-        .map(|d| (d["attempt"].as_i64().expect("n"), d["outcome"].as_str().expect("o").to_string(), d["status"].as_i64()))
+        .map(|d| {
+            (d["attempt"].as_i64().expect("n"), d["outcome"].as_str().expect("o").to_string(), d["status"].as_i64())
+        })
         .collect();
-    assert_eq!(got, vec![
-        (1, "retrying".into(), Some(500)),
-        (2, "retrying".into(), Some(503)),
-        (3, "delivered".into(), Some(200))
-    ]);
+    assert_eq!(
+        got,
+        vec![(1, "retrying".into(), Some(500)), (2, "retrying".into(), Some(503)), (3, "delivered".into(), Some(200))]
+    );
     // No secret and no URL token in the server's log.
     let logs = srv.logs().join("\n");
     assert!(logs.contains("webhook attempt"), "{logs}");
@@ -266,7 +272,12 @@ fn two_servers_on_one_postgres_deliver_each_event_once() {
     }
     std::thread::sleep(Duration::from_secs(2));
     let hits = rx.hits();
-    let mut ids: Vec<String> = hits.iter().map(|h| serde_json::from_str::<serde_json::Value>(&h.body).expect("json")["id"].as_str().expect("id").to_string()).collect();
+    let mut ids: Vec<String> = hits
+        .iter()
+        .map(|h| {
+            serde_json::from_str::<serde_json::Value>(&h.body).expect("json")["id"].as_str().expect("id").to_string()
+        })
+        .collect();
     assert_eq!(hits.len(), EVENTS, "one delivery per event: {ids:?}");
     ids.sort();
     ids.dedup();
@@ -286,8 +297,18 @@ fn roles_and_audit(db: Option<&str>) {
     let data = dir.path().join("data");
     let pw = format!("{PASSWORD}\n");
     ok(&admin(&data, db, &["create-user", "alice", "--password-stdin"], Some(&pw)));
-    ok(&admin(&data, db, &["create-user", "vera", "--password-stdin", "--role", "viewer", "--site", "leadsgen"], Some(&pw)));
-    ok(&admin(&data, db, &["create-user", "mia", "--password-stdin", "--role", "admin", "--site", "mixerlead"], Some(&pw)));
+    ok(&admin(
+        &data,
+        db,
+        &["create-user", "vera", "--password-stdin", "--role", "viewer", "--site", "leadsgen"],
+        Some(&pw),
+    ));
+    ok(&admin(
+        &data,
+        db,
+        &["create-user", "mia", "--password-stdin", "--role", "admin", "--site", "mixerlead"],
+        Some(&pw),
+    ));
     // Bad role input: refused, nothing changed.
     assert_eq!(admin(&data, db, &["set-role", "vera", "--role", "owner"], None).status.code(), Some(2));
     assert_eq!(admin(&data, db, &["set-role", "nobody", "--role", "viewer"], None).status.code(), Some(2));
@@ -307,7 +328,8 @@ fn roles_and_audit(db: Option<&str>) {
 
     let lead = example("leadsgen.toml");
     let mixer = example("mixerlead.toml");
-    let srv = Serve::start(&data, db, &["--config", lead.to_str().expect("utf8"), "--config", mixer.to_str().expect("utf8")]);
+    let srv =
+        Serve::start(&data, db, &["--config", lead.to_str().expect("utf8"), "--config", mixer.to_str().expect("utf8")]);
     assert_eq!(login(&srv, "vera", "wrong password!!").status, 401);
     let admin_c = session(&login(&srv, "alice", PASSWORD));
     let viewer = session(&login(&srv, "vera", PASSWORD));
@@ -318,20 +340,34 @@ fn roles_and_audit(db: Option<&str>) {
     let overview = get(&srv, "/admin", &viewer).body;
     assert!(overview.contains("id=\"site-leadsgen\"") && !overview.contains("id=\"site-mixerlead\""));
     assert_eq!(get(&srv, "/admin/records?site=leadsgen", &viewer).status, 200);
-    for path in ["/admin/records?site=mixerlead", "/admin/records", "/admin/export.csv?site=leadsgen", "/admin/export.csv", "/admin/webhooks", "/admin/audit", "/admin/users"] {
+    for path in [
+        "/admin/records?site=mixerlead",
+        "/admin/records",
+        "/admin/export.csv?site=leadsgen",
+        "/admin/export.csv",
+        "/admin/webhooks",
+        "/admin/audit",
+        "/admin/users",
+    ] {
         let r = get(&srv, path, &viewer);
         assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden_role"), "{path}: {}", r.body);
         assert!(r.json()["error"]["message"].as_str().is_some_and(|m| m.contains("role")));
     }
     let r = post_form(&srv, "/admin/users/roles", &viewer, "name=vera&site=*&role=admin");
     assert_eq!(r.status, 403, "a viewer cannot make herself admin");
-    let r = post_form(&srv, "/admin/webhooks", &viewer, "site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors");
+    let r = post_form(
+        &srv,
+        "/admin/webhooks",
+        &viewer,
+        "site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors",
+    );
     assert_eq!(r.status, 403);
     // A site admin: exports and webhooks of her site only; no accounts.
     assert_eq!(get(&srv, "/admin/export.csv?site=mixerlead", &mia).status, 200);
     assert_eq!(get(&srv, "/admin/export.csv?site=leadsgen", &mia).status, 403);
     assert_eq!(get(&srv, "/admin/users", &mia).status, 403);
-    let r = post_form(&srv, "/admin/webhooks", &mia, "site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors");
+    let r =
+        post_form(&srv, "/admin/webhooks", &mia, "site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors");
     assert_eq!(r.status, 403);
     assert_eq!(ok(&admin(&data, db, &["list-webhooks"], None)), "", "nothing stored by refused requests");
 
@@ -349,7 +385,13 @@ fn roles_and_audit(db: Option<&str>) {
         assert!(r.status == 422 || r.status == 400, "{body}: {} {}", r.status, r.body);
         assert_eq!(r.error_code(), code, "{body}: {}", r.body);
     }
-    for body in ["name=nobody&site=*&role=viewer", "name=vera&site=nosuchsite&role=viewer", "name=vera&site=leadsgen&role=owner", "name=alice&site=*&role=viewer", "name=vera"] {
+    for body in [
+        "name=nobody&site=*&role=viewer",
+        "name=vera&site=nosuchsite&role=viewer",
+        "name=vera&site=leadsgen&role=owner",
+        "name=alice&site=*&role=viewer",
+        "name=vera",
+    ] {
         let r = post_form(&srv, "/admin/users/roles", &admin_c, body);
         assert!(r.status == 422 || r.status == 400, "{body}: {} {}", r.status, r.body);
     }
@@ -358,7 +400,12 @@ fn roles_and_audit(db: Option<&str>) {
     assert!(vera_roles.contains("viewer of leadsgen"), "roles unchanged");
 
     // The admin does it right: a webhook (secret shown once), an export, a role change.
-    let r = post_form(&srv, "/admin/webhooks", &admin_c, "site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors&event=consent.reject_spike");
+    let r = post_form(
+        &srv,
+        "/admin/webhooks",
+        &admin_c,
+        "site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors&event=consent.reject_spike",
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     assert!(r.body.contains("whsec_"));
     let hooks = lines_json(&ok(&admin(&data, db, &["list-webhooks", "--json"], None)));

@@ -62,7 +62,11 @@ impl Access {
 
     /// Role names for the page header.
     pub(crate) fn summary(&self) -> String {
-        self.roles.iter().map(|r| format!("{} of {}", r.role, if r.site == ALL_SITES { "all sites" } else { &r.site })).collect::<Vec<_>>().join(", ")
+        self.roles
+            .iter()
+            .map(|r| format!("{} of {}", r.role, if r.site == ALL_SITES { "all sites" } else { &r.site }))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

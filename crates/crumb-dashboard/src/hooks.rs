@@ -63,7 +63,10 @@ fn parse_form(body: &[u8]) -> Result<(String, String, Vec<String>), ApiError> {
         }
     }
     let site = site.filter(|s| !s.is_empty()).ok_or_else(|| bad("choose a site".into()))?;
-    let url = url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).ok_or_else(|| bad("give the URL to POST events to".into()))?;
+    let url = url
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| bad("give the URL to POST events to".into()))?;
     Ok((site, url, events))
 }
 
@@ -112,7 +115,11 @@ pub(crate) async fn create(
     }
     let (site, url, events) = parse_form(&body)?;
     if st.site(&site).is_none() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_webhook", format!("`{site}` is not a site this server serves")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_webhook",
+            format!("`{site}` is not a site this server serves"),
+        ));
     }
     if !access.is_admin(&site) {
         return Err(forbidden(&format!("managing the webhooks of `{site}`")));
@@ -120,7 +127,8 @@ pub(crate) async fn create(
     let (row, secret) = webhooks::build(&site, &url, &events, &user, now_ms())
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_webhook", e.to_string()))?;
     st.storage().add_webhook(&row, &secret).await.map_err(storage_error)?;
-    audit(&st, &user, "webhook_created", Some(&site), format!("webhook {} for {}", row.id, row.events.join(", "))).await;
+    audit(&st, &user, "webhook_created", Some(&site), format!("webhook {} for {}", row.id, row.events.join(", ")))
+        .await;
     let mut resp = page(&st, &dash, user, &access, Some((row.id, secret))).await?;
     *resp.status_mut() = StatusCode::CREATED;
     Ok(resp)
@@ -151,8 +159,10 @@ mod tests {
 
     #[test]
     fn forms_decode() {
-        let got = parse_form(b"site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors&event=ledger.verify_failed")
-            .expect("parses");
+        let got = parse_form(
+            b"site=leadsgen&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&event=scan.errors&event=ledger.verify_failed",
+        )
+        .expect("parses");
         assert_eq!(got.0, "leadsgen");
         assert_eq!(got.1, "http://127.0.0.1:9/h");
         assert_eq!(got.2.len(), 2);

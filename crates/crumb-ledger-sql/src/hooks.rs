@@ -32,8 +32,7 @@ where
     for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
 {
     async fn add_webhook(&self, hook: &WebhookRow, secret: &str) -> Result<(), StorageError> {
-        let events =
-            serde_json::to_string(&hook.events).map_err(|e| StorageError::Config(format!("events: {e}")))?;
+        let events = serde_json::to_string(&hook.events).map_err(|e| StorageError::Config(format!("events: {e}")))?;
         sqlx::query(
             "INSERT INTO webhooks (id, site, url, events, secret, created_at, created_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -81,11 +80,8 @@ where
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
-        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        let done =
+            sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         Ok(B::rows_affected(&done) > 0)
     }
@@ -162,12 +158,7 @@ where
         Ok(out)
     }
 
-    async fn finish_delivery(
-        &self,
-        owner: &str,
-        a: &DeliveryRow,
-        next_at: Option<i64>,
-    ) -> Result<bool, StorageError> {
+    async fn finish_delivery(&self, owner: &str, a: &DeliveryRow, next_at: Option<i64>) -> Result<bool, StorageError> {
         let state = match (next_at, a.outcome.as_str()) {
             (Some(_), _) => "pending",
             (None, "delivered") => "delivered",
@@ -262,11 +253,12 @@ where
     }
 
     async fn roles(&self, name: Option<&str>) -> Result<Vec<RoleRow>, StorageError> {
-        let rows = sqlx::query("SELECT name, site, role FROM user_roles WHERE ($1 IS NULL OR name = $1) ORDER BY name, site")
-            .bind(name)
-            .fetch_all(&self.reads)
-            .await
-            .map_err(unavailable)?;
+        let rows =
+            sqlx::query("SELECT name, site, role FROM user_roles WHERE ($1 IS NULL OR name = $1) ORDER BY name, site")
+                .bind(name)
+                .fetch_all(&self.reads)
+                .await
+                .map_err(unavailable)?;
         rows.iter().map(|r| Ok(RoleRow { name: r.text_at(0)?, site: r.text_at(1)?, role: r.text_at(2)? })).collect()
     }
 

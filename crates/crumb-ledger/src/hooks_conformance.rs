@@ -40,10 +40,10 @@ pub async fn webhook_outbox(s: Arc<dyn Storage>) {
     s.add_webhook(&hook("wh_b", "mixerlead", &["policy.material_change"]), "sb").await.expect("add");
     assert!(s.add_webhook(&hook("wh_a", "leadsgen", &[]), "x").await.is_err(), "duplicate id refused");
     assert_eq!(s.webhooks(None).await.expect("list").len(), 2);
-    assert_eq!(s.webhooks(Some("leadsgen")).await.expect("list"), vec![hook("wh_a", "leadsgen", &[
-        "policy.material_change",
-        "scan.errors"
-    ])]);
+    assert_eq!(
+        s.webhooks(Some("leadsgen")).await.expect("list"),
+        vec![hook("wh_a", "leadsgen", &["policy.material_change", "scan.errors"])]
+    );
 
     let body = r#"{"id":"k1"}"#;
     assert_eq!(s.enqueue_event(Some("leadsgen"), "policy.material_change", "k1", body, 100).await.expect("q"), 1);
@@ -73,11 +73,10 @@ pub async fn webhook_outbox(s: Arc<dyn Storage>) {
     assert!(s.claim_deliveries("A", 1_000_000, 1_000, 10).await.expect("claim").is_empty(), "delivered is final");
 
     let log = s.deliveries(Some("leadsgen"), 10).await.expect("log");
-    assert_eq!(log.iter().map(|d| (d.attempt, d.outcome.as_str())).collect::<Vec<_>>(), vec![
-        (3, "delivered"),
-        (1, "delivered"),
-        (1, "retrying")
-    ]);
+    assert_eq!(
+        log.iter().map(|d| (d.attempt, d.outcome.as_str())).collect::<Vec<_>>(),
+        vec![(3, "delivered"), (1, "delivered"), (1, "retrying")]
+    );
     assert_eq!(log[2].error.as_deref(), Some("HTTP 500"));
     assert_eq!(s.deliveries(None, 100).await.expect("log").len(), 4);
 
@@ -125,10 +124,10 @@ pub async fn roles_and_audit(s: Arc<dyn Storage>) {
     s.set_roles("bob", &pairs(&[("leadsgen", "viewer"), ("mixerlead", "admin")])).await.expect("roles");
     s.set_roles("alice", &pairs(&[("*", "admin")])).await.expect("roles");
     let bob = s.roles(Some("bob")).await.expect("roles");
-    assert_eq!(bob.iter().map(|r| (r.site.as_str(), r.role.as_str())).collect::<Vec<_>>(), vec![
-        ("leadsgen", "viewer"),
-        ("mixerlead", "admin")
-    ]);
+    assert_eq!(
+        bob.iter().map(|r| (r.site.as_str(), r.role.as_str())).collect::<Vec<_>>(),
+        vec![("leadsgen", "viewer"), ("mixerlead", "admin")]
+    );
     s.set_roles("bob", &pairs(&[("leadsgen", "admin")])).await.expect("roles");
     assert_eq!(s.roles(Some("bob")).await.expect("roles").len(), 1);
     assert_eq!(s.roles(None).await.expect("roles").len(), 2);
@@ -137,7 +136,14 @@ pub async fn roles_and_audit(s: Arc<dyn Storage>) {
 
     for (i, action) in ["sign_in_failed", "sign_in", "export"].iter().enumerate() {
         let site = (*action == "export").then(|| "leadsgen".to_string());
-        let row = AuditRow { id: 0, at: 10 + i as i64, actor: "alice".into(), action: action.to_string(), site, detail: "d".into() };
+        let row = AuditRow {
+            id: 0,
+            at: 10 + i as i64,
+            actor: "alice".into(),
+            action: action.to_string(),
+            site,
+            detail: "d".into(),
+        };
         s.add_audit(&row).await.expect("audit");
     }
     let log = s.audit_log(2).await.expect("audit");

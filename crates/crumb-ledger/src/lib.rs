@@ -38,8 +38,8 @@ pub mod verify;
 pub mod writer;
 
 pub use admin::{AdminStore, ApiKeyRow};
-pub use hooks::{ALL_SITES, AuditRow, Claimed, DeliveryRow, HookStore, RoleRow, WebhookRow};
 pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
+pub use hooks::{ALL_SITES, AuditRow, Claimed, DeliveryRow, HookStore, RoleRow, WebhookRow};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};

@@ -9,7 +9,14 @@ use crate::exit;
 
 /// Append to the audit log as `cli`; a failure is a warning (the change itself is made).
 pub async fn audit_cli(storage: &dyn Storage, action: &str, site: Option<&str>, detail: String) {
-    let row = AuditRow { id: 0, at: now_ms(), actor: "cli".into(), action: action.into(), site: site.map(str::to_string), detail };
+    let row = AuditRow {
+        id: 0,
+        at: now_ms(),
+        actor: "cli".into(),
+        action: action.into(),
+        site: site.map(str::to_string),
+        detail,
+    };
     if let Err(e) = storage.add_audit(&row).await {
         eprintln!("warning: the audit log entry was not written: {e}");
     }
@@ -51,7 +58,10 @@ pub fn role_pairs(role: &str, sites: &[String]) -> miette::Result<Vec<(String, S
         return Err(miette!(help = "use --role admin or --role viewer", "unknown role `{role}`"));
     }
     if let Some(bad) = sites.iter().find(|s| s.as_str() != ALL_SITES && !crumb_server::apikeys::valid_site_id(s)) {
-        return Err(miette!(help = "use the `[site] id` of an inventory, or `*` for every site", "`{bad}` is not a site id"));
+        return Err(miette!(
+            help = "use the `[site] id` of an inventory, or `*` for every site",
+            "`{bad}` is not a site id"
+        ));
     }
     let mut sites = if sites.is_empty() { vec![ALL_SITES.to_string()] } else { sites.to_vec() };
     sites.sort();
@@ -84,7 +94,8 @@ pub async fn create_webhook(storage: &dyn Storage, site: &str, url: &str, events
         miette!(help = format!("events: {}; URL: http://HOST[:PORT]/PATH", webhooks::EVENTS.join(", ")), "{e}")
     })?;
     storage.add_webhook(&row, &secret).await.map_err(|e| miette!("{e}"))?;
-    audit_cli(storage, "webhook_created", Some(site), format!("webhook {} for {}", row.id, row.events.join(", "))).await;
+    audit_cli(storage, "webhook_created", Some(site), format!("webhook {} for {}", row.id, row.events.join(", ")))
+        .await;
     eprintln!("created webhook {} for {} ({})", row.id, row.site, row.events.join(", "));
     println!("{}", row.id);
     println!("{secret}");
@@ -106,7 +117,8 @@ pub async fn list_webhooks(storage: &dyn Storage, site: Option<&str>, json: bool
 
 /// `crumb admin delete-webhook ID`.
 pub async fn delete_webhook(storage: &dyn Storage, id: &str) -> miette::Result<u8> {
-    let site = storage.webhooks(None).await.map_err(|e| miette!("{e}"))?.into_iter().find(|h| h.id == id).map(|h| h.site);
+    let site =
+        storage.webhooks(None).await.map_err(|e| miette!("{e}"))?.into_iter().find(|h| h.id == id).map(|h| h.site);
     if !storage.delete_webhook(id).await.map_err(|e| miette!("{e}"))? {
         return Err(miette!(help = "`crumb admin list-webhooks` shows the webhooks", "no webhook `{id}`"));
     }
@@ -122,7 +134,16 @@ pub async fn deliveries(storage: &dyn Storage, site: Option<&str>, json: bool) -
             println!("{}", serde_json::to_string(&d).into_diagnostic()?);
         } else {
             let status = d.status.map(|s| s.to_string()).or(d.error.clone()).unwrap_or_default();
-            println!("{}  {}  {}  #{} try {}  {}  {}", crumb_ledger::export::rfc3339(d.at), d.webhook_id, d.event, d.outbox_id, d.attempt, d.outcome, status);
+            println!(
+                "{}  {}  {}  #{} try {}  {}  {}",
+                crumb_ledger::export::rfc3339(d.at),
+                d.webhook_id,
+                d.event,
+                d.outbox_id,
+                d.attempt,
+                d.outcome,
+                status
+            );
         }
     }
     Ok(exit::OK)
@@ -134,7 +155,14 @@ pub async fn audit_log(storage: &dyn Storage, json: bool) -> miette::Result<u8> 
         if json {
             println!("{}", serde_json::to_string(&r).into_diagnostic()?);
         } else {
-            println!("{}  {}  {}  {}  {}", crumb_ledger::export::rfc3339(r.at), r.actor, r.action, r.site.as_deref().unwrap_or("-"), r.detail);
+            println!(
+                "{}  {}  {}  {}  {}",
+                crumb_ledger::export::rfc3339(r.at),
+                r.actor,
+                r.action,
+                r.site.as_deref().unwrap_or("-"),
+                r.detail
+            );
         }
     }
     Ok(exit::OK)

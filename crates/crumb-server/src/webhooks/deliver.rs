@@ -107,7 +107,9 @@ async fn attempt(
     match storage.finish_delivery(owner, &row, next_at).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(delivery = c.id, "webhook lease lost before the attempt was recorded"),
-        Err(e) => tracing::warn!(delivery = c.id, error = %e, "webhook attempt not recorded; the lease will expire and it is retried"),
+        Err(e) => {
+            tracing::warn!(delivery = c.id, error = %e, "webhook attempt not recorded; the lease will expire and it is retried")
+        }
     }
 }
 

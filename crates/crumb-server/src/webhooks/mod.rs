@@ -85,7 +85,9 @@ pub fn check_url(url: &str) -> Result<(), WebhookError> {
     let Ok(uri) = url.parse::<axum::http::Uri>() else { return bad("not a URL") };
     match uri.scheme_str() {
         Some("http") => {}
-        Some("https") => return bad("https delivery is not supported by this build yet; use an http:// URL (e.g. a local relay)"),
+        Some("https") => {
+            return bad("https delivery is not supported by this build yet; use an http:// URL (e.g. a local relay)");
+        }
         _ => return bad("use an http:// URL"),
     }
     let Some(auth) = uri.authority() else { return bad("the URL has no host") };
@@ -116,13 +118,20 @@ pub fn check_events(events: &[String]) -> Result<Vec<String>, WebhookError> {
 }
 
 /// A checked webhook and its new secret, ready to store.
-pub fn build(site: &str, url: &str, events: &[String], by: &str, now: i64) -> Result<(WebhookRow, String), WebhookError> {
+pub fn build(
+    site: &str,
+    url: &str,
+    events: &[String],
+    by: &str,
+    now: i64,
+) -> Result<(WebhookRow, String), WebhookError> {
     if !crate::apikeys::valid_site_id(site) {
         return Err(WebhookError::Site(site.to_string()));
     }
     check_url(url)?;
     let events = check_events(events)?;
-    let row = WebhookRow { id: new_id(), site: site.into(), url: url.into(), events, created_at: now, created_by: by.into() };
+    let row =
+        WebhookRow { id: new_id(), site: site.into(), url: url.into(), events, created_at: now, created_by: by.into() };
     Ok((row, new_secret()))
 }
 
@@ -168,7 +177,9 @@ mod tests {
     #[test]
     fn urls_and_events_are_checked() {
         assert!(check_url("http://127.0.0.1:9000/hook").is_ok());
-        for bad in ["", "ftp://x/", "http:///x", "http://u:p@host/", "not a url", "https://example.com/h", "http://h/#f"] {
+        for bad in
+            ["", "ftp://x/", "http:///x", "http://u:p@host/", "not a url", "https://example.com/h", "http://h/#f"]
+        {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         assert!(check_events(&[]).is_err());
