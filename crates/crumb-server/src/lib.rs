@@ -185,13 +185,18 @@ impl Server {
         let retention = tokio::spawn(retention_loop(state.storage().clone(), key));
         // The deliverer claims as this process's chain id: unique per server.
         let hooks = tokio::spawn(webhooks::run_deliverer(state.storage().clone(), chain, config.webhooks.clone()));
-        let spikes = tokio::spawn(webhooks::spike::run(state.clone(), state.storage().clone(), config.spike_every_ms));
+        let served = state.clone();
+        let site_ids = move || served.sites().by_id.keys().cloned().collect::<Vec<String>>();
+        let spikes = tokio::spawn(webhooks::spike::run(site_ids, state.storage().clone(), config.spike_every_ms));
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         hup.abort();
         retention.abort();
         hooks.abort();
         spikes.abort();
+        // The spike task holds a handle of the state (and so of the ledger): gone before
+        // the writer is awaited.
+        let _ = spikes.await;
         drop(state);
         // Every request has finished and every ledger handle is gone: the writer drains
         // its queue, signs a final checkpoint and ends.

@@ -2,9 +2,9 @@
 //! delivered from (`docs/webhooks.md`).
 //!
 //! Events are queued in the ledger's database ([`crumb_ledger::HookStore`]) by whichever
-//! process sees them: `crumb serve` for a material policy version ([`crate::sites`]) and a
-//! reject-rate spike ([`spike`]), `crumb scan --save` for a scan with error findings,
-//! `crumb ledger verify` for a failed verification. Every `crumb serve` runs a deliverer
+//! process sees them: `crumb serve` for a material policy version (when it registers the
+//! sites) and a reject-rate spike ([`spike`]), `crumb scan --save` for a scan with error
+//! findings, `crumb ledger verify` for a failed verification. Every `crumb serve` runs a deliverer
 //! ([`deliver`]) that claims due rows with a lease, so each event reaches each webhook once
 //! however many servers share one PostgreSQL.
 //!

@@ -13,7 +13,6 @@ use std::time::Duration;
 use crumb_ledger::{Stats, Storage, StorageError, now_ms};
 
 use super::{REJECT_SPIKE, emit};
-use crate::state::AppState;
 
 /// Fewest decisions in the last hour for the rule to speak.
 pub const MIN_HOUR: i64 = 30;
@@ -64,12 +63,12 @@ pub async fn check(storage: &dyn Storage, sites: &[String], now: i64) -> Result<
     Ok(queued)
 }
 
-/// Check every `every_ms` forever.
-pub async fn run(state: AppState, storage: Arc<dyn Storage>, every_ms: u64) {
+/// Check the sites `sites` lists (the served ones, read each time) every `every_ms` forever.
+pub async fn run(sites: impl Fn() -> Vec<String> + Send + 'static, storage: Arc<dyn Storage>, every_ms: u64) {
     let mut tick = tokio::time::interval(Duration::from_millis(every_ms.max(100)));
     loop {
         tick.tick().await;
-        let mut sites: Vec<String> = state.sites().by_id.keys().cloned().collect();
+        let mut sites = sites();
         sites.sort();
         if let Err(e) = check(&*storage, &sites, now_ms()).await {
             tracing::warn!(error = %e, "reject spike check failed; will retry");
@@ -89,5 +88,52 @@ mod tests {
         assert!(is_spike((12, 40), (100, 1000)), "30% against 10%: +20 points, 3x");
         assert!(!is_spike((8, 40), (100, 1000)), "20% against 10%: only +10 points");
         assert!(!is_spike((32, 40), (600, 1000)), "80% against 60%: +20 points but 1.33x");
+    }
+
+    /// The rule over a real ledger: 10% rejects over the 7 days, 50% in the last hour,
+    /// one event queued for the subscribed webhook, and only once however often it is checked.
+    #[tokio::test]
+    async fn a_spike_in_a_real_ledger_queues_one_event() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let s = crumb_ledger_sqlite::SqliteStorage::open(&url).await.expect("open");
+        let now = 1_800_000_000_000;
+        let mut recs = Vec::new();
+        let (mut seq, mut hash) = (0, crumb_ledger::GENESIS.to_string());
+        let mut add = |at: i64, reject: bool| {
+            let mut e = crumb_ledger::conformance::sample_entry(seq, at);
+            e.site = "leadsgen".into();
+            e.action = if reject { "reject_all" } else { "accept_all" }.into();
+            let r = crumb_ledger::Record::chain_after("c", seq, &hash, e);
+            seq = r.seq;
+            hash = r.hash.clone();
+            recs.push(r);
+        };
+        for i in 0..200 {
+            add(now - 2 * HOUR - i * 60_000, i % 10 == 0);
+        }
+        for i in 0..40 {
+            add(now - HOUR + 1 + i * 60_000, i % 2 == 0);
+        }
+        s.append(&recs).await.expect("append");
+        let hook = crumb_ledger::WebhookRow {
+            id: "wh_1".into(),
+            site: "leadsgen".into(),
+            url: "http://127.0.0.1:9/".into(),
+            events: vec![REJECT_SPIKE.into()],
+            created_at: 0,
+            created_by: "t".into(),
+        };
+        s.add_webhook(&hook, "whsec_x").await.expect("hook");
+        let sites = vec!["leadsgen".to_string()];
+        assert_eq!(check(&s, &sites, now).await.expect("check"), 1);
+        assert_eq!(check(&s, &sites, now + 60_000).await.expect("check"), 0, "once per hour");
+        let claimed = s.claim_deliveries("me", now, 1_000, 10).await.expect("claim");
+        let body: serde_json::Value = serde_json::from_str(&claimed[0].body).expect("json");
+        assert_eq!(body["data"]["hour"]["decisions"], 40);
+        assert_eq!(body["data"]["hour"]["reject_share"], 0.5);
+        assert_eq!(body["data"]["trailing_7d"]["reject_share"], 0.1);
+        // No spike without enough decisions in the hour: an hour later, nothing new.
+        assert_eq!(check(&s, &sites, now + 2 * HOUR).await.expect("check"), 0);
     }
 }
