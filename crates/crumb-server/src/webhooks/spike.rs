@@ -94,6 +94,7 @@ mod tests {
     /// one event queued for the subscribed webhook, and only once however often it is checked.
     #[tokio::test]
     async fn a_spike_in_a_real_ledger_queues_one_event() {
+        use crumb_ledger::HookStore;
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("l.db").display());
         let s = crumb_ledger_sqlite::SqliteStorage::open(&url).await.expect("open");
