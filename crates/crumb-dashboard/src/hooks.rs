@@ -54,7 +54,7 @@ pub(crate) async fn list(
 fn parse_form(body: &[u8]) -> Result<(String, String, Vec<String>), ApiError> {
     let bad = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_webhook", m);
     let (mut site, mut url, mut events) = (None, None, Vec::new());
-    for (k, v) in form_urlencoded_pairs(body).map_err(|m| ApiError::bad_request(m))? {
+    for (k, v) in form_urlencoded_pairs(body).map_err(ApiError::bad_request)? {
         match k.as_str() {
             "site" if site.is_none() => site = Some(v),
             "url" if url.is_none() => url = Some(v),
