@@ -27,6 +27,54 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Discard;
 
 #[async_trait]
+impl crumb_ledger::HookStore for Discard {
+    async fn add_webhook(&self, _: &crumb_ledger::WebhookRow, _: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn webhooks(&self, _: Option<&str>) -> Result<Vec<crumb_ledger::WebhookRow>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn delete_webhook(&self, _: &str) -> Result<bool, StorageError> {
+        Ok(false)
+    }
+    async fn enqueue_event(&self, _: Option<&str>, _: &str, _: &str, _: &str, _: i64) -> Result<u64, StorageError> {
+        Ok(0)
+    }
+    async fn claim_deliveries(
+        &self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: i64,
+    ) -> Result<Vec<crumb_ledger::Claimed>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn finish_delivery(
+        &self,
+        _: &str,
+        _: &crumb_ledger::DeliveryRow,
+        _: Option<i64>,
+    ) -> Result<bool, StorageError> {
+        Ok(false)
+    }
+    async fn deliveries(&self, _: Option<&str>, _: i64) -> Result<Vec<crumb_ledger::DeliveryRow>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn set_roles(&self, _: &str, _: &[(String, String)]) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn roles(&self, _: Option<&str>) -> Result<Vec<crumb_ledger::RoleRow>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn add_audit(&self, _: &crumb_ledger::AuditRow) -> Result<(), StorageError> {
+        Ok(())
+    }
+    async fn audit_log(&self, _: i64) -> Result<Vec<crumb_ledger::AuditRow>, StorageError> {
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
 impl ScanStore for Discard {
     async fn add_scan(&self, _: &ScanRow) -> Result<i64, StorageError> {
         Ok(0)

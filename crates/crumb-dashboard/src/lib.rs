@@ -14,6 +14,11 @@
 //!   can override ([`DashboardOptions::templates`]); no script, no third-party request, and
 //!   a `Content-Security-Policy` that allows neither.
 //!
+//! - Roles per site (`admin`, `viewer`; `access`): viewers cannot export records or manage
+//!   webhooks and accounts. Sign-ins, exports and changes are written to the audit log.
+//! - Webhooks of the sites an account administers, with their delivery log
+//!   (`/admin/webhooks`, `crumb_server::webhooks`).
+//!
 //! [`routes`] returns the routes to merge into [`crumb_server::router_with`].
 
 use std::sync::Arc;
@@ -24,6 +29,9 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use crumb_server::AppState;
 
+mod access;
+mod audit;
+mod hooks;
 mod pages;
 mod password;
 mod session;
@@ -33,6 +41,8 @@ use pages::{export, overview, records, scan, scans, versions};
 use session::{login, login_form, logout};
 use state::{Dashboard, security_headers, stylesheet};
 
+pub use audit::AUDIT_SHOWN;
+pub use hooks::DELIVERIES_SHOWN;
 pub use pages::SCANS_SHOWN;
 pub use password::{MIN_PASSWORD_LEN, PasswordError, generate_password, hash_password, verify_password};
 pub use state::{DashboardOptions, MAX_FAILED_LOGINS, PAGE_SIZE, SESSION_COOKIE, TEMPLATES, THROTTLE_WINDOW_MS};
@@ -50,6 +60,11 @@ pub fn routes(opts: DashboardOptions) -> Router<AppState> {
         .route("/admin/versions", get(versions))
         .route("/admin/scans", get(scans))
         .route("/admin/scans/{id}", get(scan))
+        .route("/admin/webhooks", get(hooks::list).post(hooks::create))
+        .route("/admin/webhooks/{id}/delete", post(hooks::delete))
+        .route("/admin/audit", get(audit::log))
+        .route("/admin/users", get(audit::users))
+        .route("/admin/users/roles", post(audit::set_role))
         .route("/admin/admin.css", get(stylesheet))
         .layer(axum::middleware::map_response(security_headers))
         .layer(Extension(dash))

@@ -11,6 +11,7 @@ use crumb_ledger::{Record, ScanRow, now_ms};
 use crumb_server::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Access, audit, forbidden};
 use crate::session::{SignedIn, storage_error};
 use crate::state::*;
 
@@ -56,7 +57,7 @@ pub(crate) struct PeriodQuery {
 pub(crate) async fn overview(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    SignedIn(user): SignedIn,
+    SignedIn(user, access): SignedIn,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, ApiError> {
     let wanted = if q.period.is_empty() { "30d" } else { q.period.as_str() };
@@ -69,7 +70,7 @@ pub(crate) async fn overview(
     let mut out = Vec::new();
     // Chains and checkpoints are whole-ledger figures in every `stats` answer.
     let (mut chains, mut checkpoints) = (0, 0);
-    for site in sorted_sites(&st) {
+    for site in visible_sites(&st, &access) {
         let id = &site.inv.site.id;
         let s = st.storage().stats(Some(id), from, i64::MAX).await.map_err(storage_error)?;
         (chains, checkpoints) = (s.chains, s.checkpoints);
@@ -200,13 +201,34 @@ pub(crate) fn site_ids(st: &AppState) -> Vec<String> {
     sorted_sites(st).iter().map(|s| s.inv.site.id.clone()).collect()
 }
 
+/// The served sites the account may see.
+pub(crate) fn visible_sites(st: &AppState, access: &Access) -> Vec<Arc<crumb_server::sites::Site>> {
+    sorted_sites(st).into_iter().filter(|s| access.can_view(&s.inv.site.id)).collect()
+}
+
+/// The ids of [`visible_sites`].
+pub(crate) fn visible_ids(st: &AppState, access: &Access) -> Vec<String> {
+    visible_sites(st, access).iter().map(|s| s.inv.site.id.clone()).collect()
+}
+
+/// A records query must stay within the sites the account sees: a named site it has a
+/// role on, or all sites for an account with a role on every site.
+fn check_view(range: &Range, access: &Access) -> Result<(), ApiError> {
+    match range.site.as_deref() {
+        Some(site) if !access.can_view(site) => Err(forbidden(&format!("reading the records of `{site}`"))),
+        None if !access.sees_all() => Err(forbidden("reading the records of every site; choose one of your sites")),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) async fn records(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    SignedIn(user): SignedIn,
+    SignedIn(user, access): SignedIn,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     let range = filter.range()?;
+    check_view(&range, &access)?;
     let mut page = st
         .storage()
         .export(range.site.as_deref(), range.from, range.to, filter.cursor()?, PAGE_SIZE + 1)
@@ -218,17 +240,24 @@ pub(crate) async fn records(
     let rows: Vec<Row> = page.iter().map(Row::from).collect();
     Ok(dash.render(
         "records.html",
-        minijinja::context! { user, page => "records", rows, next, sites => site_ids(&st),
+        minijinja::context! { user, page => "records", rows, next, sites => visible_ids(&st, &access),
         site => filter.site, from => filter.from, to => filter.to },
     ))
 }
 
 pub(crate) async fn export(
     State(st): State<AppState>,
-    _: SignedIn,
+    SignedIn(user, access): SignedIn,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     let range = filter.range()?;
+    match range.site.as_deref() {
+        Some(site) if !access.is_admin(site) => return Err(forbidden(&format!("exporting the records of `{site}`"))),
+        None if !access.admin_all() => return Err(forbidden("exporting the records of every site")),
+        _ => {}
+    }
+    let span = format!("records from {} to {}", nonempty(&filter.from, "the start"), nonempty(&filter.to, "now"));
+    audit(&st, &user, "export", range.site.as_deref(), format!("CSV export of {span}")).await;
     let name = format!("crumb-{}.csv", range.site.as_deref().unwrap_or("all-sites"));
     let storage = st.storage().clone();
     // Pages of 2,000 records, each one CSV chunk: a ledger of any size streams in bounded memory.
@@ -260,6 +289,10 @@ pub(crate) async fn export(
         .into_response())
 }
 
+fn nonempty<'a>(s: &'a str, default: &'a str) -> &'a str {
+    if s.is_empty() { default } else { s }
+}
+
 pub(crate) fn csv_chunk(rows: impl Iterator<Item = Vec<String>>) -> bytes::Bytes {
     let mut w = csv::Writer::from_writer(Vec::new());
     for row in rows {
@@ -287,10 +320,10 @@ pub(crate) struct SiteVersions {
 pub(crate) async fn versions(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    SignedIn(user): SignedIn,
+    SignedIn(user, access): SignedIn,
 ) -> Result<Response, ApiError> {
     let mut out = Vec::new();
-    for site in sorted_sites(&st) {
+    for site in visible_sites(&st, &access) {
         let id = site.inv.site.id.clone();
         let rows = st.storage().versions(&id).await.map_err(storage_error)?;
         let versions = rows
@@ -320,26 +353,33 @@ pub(crate) struct SiteFilter {
 pub(crate) async fn scans(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    SignedIn(user): SignedIn,
+    SignedIn(user, access): SignedIn,
     Query(filter): Query<SiteFilter>,
 ) -> Result<Response, ApiError> {
     let site = Some(filter.site.as_str()).filter(|s| !s.is_empty());
-    let rows = st.storage().scans(site, SCANS_SHOWN).await.map_err(storage_error)?;
+    if let Some(s) = site.filter(|s| !access.can_view(s)) {
+        return Err(forbidden(&format!("reading the scans of `{s}`")));
+    }
+    let mut rows = st.storage().scans(site, SCANS_SHOWN).await.map_err(storage_error)?;
+    rows.retain(|r| access.can_view(&r.site));
     Ok(dash.render(
         "scans.html",
-        minijinja::context! { user, page => "scans", scans => rows, sites => site_ids(&st), site => filter.site },
+        minijinja::context! { user, page => "scans", scans => rows, sites => visible_ids(&st, &access), site => filter.site },
     ))
 }
 
 pub(crate) async fn scan(
     State(st): State<AppState>,
     Extension(dash): Shared,
-    SignedIn(user): SignedIn,
+    SignedIn(user, access): SignedIn,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("unknown_scan", format!("no saved scan `{id}`"));
     let n: i64 = id.parse().map_err(|_| not_found())?;
     let row = st.storage().scan(n).await.map_err(storage_error)?.ok_or_else(not_found)?;
+    if !access.can_view(&row.site) {
+        return Err(forbidden(&format!("reading the scans of `{}`", row.site)));
+    }
     let report: serde_json::Value = serde_json::from_str(&row.report).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

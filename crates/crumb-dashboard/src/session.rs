@@ -11,6 +11,7 @@ use crumb_server::{ApiError, AppState};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::access::{Access, audit};
 use crate::password::verify_password;
 use crate::state::*;
 
@@ -61,16 +62,19 @@ pub(crate) fn to_login() -> Response {
     Redirect::to("/admin/login").into_response()
 }
 
-/// The signed-in account of a dashboard page; without a valid session the request is sent
-/// to the login form.
-pub(crate) struct SignedIn(pub(crate) String);
+/// The signed-in account of a dashboard page and its roles; without a valid session the
+/// request is sent to the login form.
+pub(crate) struct SignedIn(pub(crate) String, pub(crate) Access);
 
 impl axum::extract::FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut http::request::Parts, st: &AppState) -> Result<Self, Response> {
         match account(st, &parts.headers).await {
-            Ok(Some(user)) => Ok(SignedIn(user)),
+            Ok(Some(user)) => match st.storage().roles(Some(&user)).await {
+                Ok(roles) => Ok(SignedIn(user, Access::new(roles))),
+                Err(e) => Err(storage_error(e).into_response()),
+            },
             Ok(None) => Err(to_login()),
             Err(e) => Err(e.into_response()),
         }
@@ -140,6 +144,7 @@ pub(crate) async fn login(
     if !ok {
         dash.failed(ip, now);
         tracing::warn!(account = %form.name, "dashboard login failed");
+        audit(&st, &form.name, "sign_in_failed", None, "wrong account name or password".into()).await;
         return Ok(dash.render_status(
             StatusCode::UNAUTHORIZED,
             "login.html",
@@ -157,6 +162,7 @@ pub(crate) async fn login(
         .await
         .map_err(storage_error)?;
     tracing::info!(account = %form.name, "dashboard login");
+    audit(&st, &form.name, "sign_in", None, "signed in to the dashboard".into()).await;
     let mut resp = Redirect::to("/admin").into_response();
     resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&token, dash.session_ms / 1000));
     Ok(resp)

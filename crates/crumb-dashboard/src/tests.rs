@@ -58,6 +58,8 @@ fn every_builtin_template_renders_its_empty_state() {
         site => "", from => "", to => "", records => 0, chains => 0, checkpoints => 0,
         scans => Vec::<String>::new(), findings => Vec::<String>::new(), started_at => "", browser => "",
         period => "30d", period_label => "the last 30 days", periods => vec![("30d", "the last 30 days")],
+        hooks => Vec::<String>::new(), log => Vec::<String>::new(), events => vec!["scan.errors"],
+        created_id => None::<String>, secret => None::<String>, accounts => Vec::<String>::new(),
         scan => ScanRow { id: 1, site: "s".into(), target: "t".into(), recorded_at: 0, pages: 0, errors: 0,
             warnings: 0, notes: 0, report: String::new() } };
         let html = env.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -107,4 +107,5 @@ mod tests {
     }
 
     crumb_ledger::conformance_tests!(fresh());
+    crumb_ledger::hooks_conformance_tests!(fresh());
 }

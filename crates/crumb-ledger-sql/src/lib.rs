@@ -2,7 +2,8 @@
 //!
 //! The part of the ledger backends that is the same SQL on SQLite and PostgreSQL, written
 //! once: [`SqlStorage`] implements [`Storage`](crumb_ledger::Storage),
-//! [`AdminStore`](crumb_ledger::AdminStore) and [`ScanStore`](crumb_ledger::ScanStore)
+//! [`AdminStore`](crumb_ledger::AdminStore), [`ScanStore`](crumb_ledger::ScanStore) and
+//! [`HookStore`](crumb_ledger::HookStore)
 //! generically over the sqlx database, with `$1`-style placeholders (both sqlx drivers
 //! accept them) and portable SQL.
 //!
@@ -23,6 +24,7 @@ use crumb_ledger::{Record, StorageError};
 use sqlx::{Database, Pool};
 
 mod admin;
+mod hooks;
 mod rows;
 mod scans;
 mod storage;

@@ -156,6 +156,7 @@ mod tests {
     }
 
     crumb_ledger::conformance_tests!(fresh());
+    crumb_ledger::hooks_conformance_tests!(fresh());
 
     #[test]
     fn every_batch_size_has_one_statement() {

@@ -16,7 +16,8 @@
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
 //! - [`AdminStore`] keeps the dashboard's accounts and sessions and the statistics API's
 //!   keys beside the ledger, and
-//!   [`ScanStore`] the scan reports `crumb scan --save` records.
+//!   [`ScanStore`] the scan reports `crumb scan --save` records, and [`HookStore`] the
+//!   webhooks and their outbox, roles per site and the audit log.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,8 @@ pub mod admin;
 pub mod conformance;
 pub mod export;
 pub mod hash;
+pub mod hooks;
+pub mod hooks_conformance;
 pub mod keys;
 pub mod merkle;
 pub mod retention;
@@ -36,6 +39,7 @@ pub mod writer;
 
 pub use admin::{AdminStore, ApiKeyRow};
 pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
+pub use hooks::{ALL_SITES, AuditRow, Claimed, DeliveryRow, HookStore, RoleRow, WebhookRow};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};

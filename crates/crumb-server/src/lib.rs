@@ -6,7 +6,8 @@
 //! One module per concern: [`state`] (what handlers share), [`routes`] (the router, shared
 //! middleware, operational handlers), [`consent`] (the consent API), [`pages`] (policy pages
 //! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`stats`]
-//! (the statistics API) and [`apikeys`] (its keys), [`openapi`],
+//! (the statistics API) and [`apikeys`] (its keys), [`webhooks`] (events, signing, the
+//! outbox deliverer), [`openapi`],
 //! [`sites`] (loading inventories), [`net`], [`secrets`], [`metrics`], [`error`]. Handlers
 //! import [`state`], never [`routes`]; the consent rules are `crumb_core::consent`'s.
 //!
@@ -35,6 +36,7 @@ pub mod secrets;
 pub mod sites;
 pub mod state;
 pub mod stats;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use routes::{router, router_with};
@@ -96,6 +98,10 @@ pub struct ServerConfig {
     pub ledger: LedgerOptions,
     /// Public base URL, used in links the policy pages print.
     pub public_url: Option<String>,
+    /// Webhook delivery pacing.
+    pub webhooks: webhooks::DeliveryOptions,
+    /// How often the reject-spike rule is checked (ms).
+    pub spike_every_ms: u64,
 }
 
 impl ServerConfig {
@@ -110,6 +116,8 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             ledger: LedgerOptions::default(),
             public_url: None,
+            webhooks: webhooks::DeliveryOptions::default(),
+            spike_every_ms: 300_000,
         }
     }
 
@@ -125,6 +133,7 @@ pub struct Server {
     config: ServerConfig,
     key: CheckpointKey,
     writer: tokio::task::JoinHandle<()>,
+    chain: String,
 }
 
 impl Server {
@@ -150,7 +159,7 @@ impl Server {
             },
             table,
         );
-        Ok(Server { state, config, key, writer })
+        Ok(Server { state, config, key, writer, chain })
     }
 
     /// The shared state.
@@ -171,13 +180,23 @@ impl Server {
         router: axum::Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Server { state, config, key, writer } = self;
+        let Server { state, config, key, writer, chain } = self;
         let hup = tokio::spawn(reload_on_sighup(state.clone(), config.inventories.clone()));
         let retention = tokio::spawn(retention_loop(state.storage().clone(), key));
+        // The deliverer claims as this process's chain id: unique per server.
+        let hooks = tokio::spawn(webhooks::run_deliverer(state.storage().clone(), chain, config.webhooks.clone()));
+        let served = state.clone();
+        let site_ids = move || served.sites().by_id.keys().cloned().collect::<Vec<String>>();
+        let spikes = tokio::spawn(webhooks::spike::run(site_ids, state.storage().clone(), config.spike_every_ms));
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         hup.abort();
         retention.abort();
+        hooks.abort();
+        spikes.abort();
+        // The spike task holds a handle of the state (and so of the ledger): gone before
+        // the writer is awaited.
+        let _ = spikes.await;
         drop(state);
         // Every request has finished and every ledger handle is gone: the writer drains
         // its queue, signs a final checkpoint and ends.

@@ -162,13 +162,36 @@ pub async fn register(storage: &dyn Storage, invs: Vec<(PathBuf, Inventory)>) ->
                 first_seen: now_ms(),
                 snapshot,
             };
-            storage.add_version(&row).await?;
+            let previous = rows.last().map(|r| r.version.clone());
+            if storage.add_version(&row).await?
+                && material
+                && let Some(previous) = previous
+            {
+                material_event(storage, &row, &previous).await?;
+            }
             rows = storage.versions(&id).await?;
         }
         let covered = covered_versions(&rows, &version);
         sites.by_id.insert(id, Arc::new(make_site(path, inv, version, covered)));
     }
     Ok(sites)
+}
+
+/// Queue the `policy.material_change` webhook event of a version this process recorded.
+async fn material_event(storage: &dyn Storage, row: &PolicyVersionRow, previous: &str) -> Result<(), SiteError> {
+    let old = storage.versions(&row.site).await?.into_iter().find(|r| r.version == previous);
+    let changes: Vec<String> = match (
+        old.and_then(|o| serde_json::from_str::<Inventory>(&o.snapshot).ok()),
+        serde_json::from_str::<Inventory>(&row.snapshot),
+    ) {
+        (Some(old), Ok(new)) => diff(&old, &new).iter().map(|c| c.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let data = serde_json::json!({ "version": row.version, "previous_version": previous, "changes": changes });
+    let key = format!("{}:{}:{}", crate::webhooks::MATERIAL_CHANGE, row.site, row.version);
+    crate::webhooks::emit(storage, Some(&row.site), crate::webhooks::MATERIAL_CHANGE, &key, data, row.first_seen)
+        .await?;
+    Ok(())
 }
 
 /// The site as [`register`] would serve it, without writing anything (for `crumb banner

@@ -155,8 +155,11 @@ async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miet
         );
         let keys: Vec<String> = trusted.iter().map(|k| hex::encode(k.to_bytes())).collect();
         println!("checkpoint public key: {}", keys.join(", "));
-    } else {
-        let first = &report.problems[0];
+    }
+    if let Some(first) = report.problems.first() {
+        super::admin_hooks::verify_event(&*storage, first, report.problems.len()).await;
+    }
+    if !json && let Some(first) = report.problems.first() {
         println!("TAMPERED: first bad record {}#{}: {}", first.chain, first.seq, first.message);
         for p in &report.problems[1..] {
             println!("  also {}#{}: {}", p.chain, p.seq, p.message);
@@ -213,6 +216,8 @@ async fn export_cmd(
         out.flush().into_diagnostic()?;
     }
     eprintln!("exported {n} records");
+    let site = common.site.as_deref();
+    super::admin_hooks::audit_cli(&*storage, "export", site, format!("`crumb ledger export` of {n} records")).await;
     Ok(exit::OK)
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod admin_hooks;
 pub mod banner;
 pub mod check;
 pub mod classify;

@@ -182,10 +182,14 @@ pub fn run(args: Args) -> miette::Result<u8> {
         };
         let id = runtime.block_on(async {
             let storage = args.db.open(true).await?;
-            storage
+            let id = storage
                 .add_scan(&row)
                 .await
-                .map_err(|e| miette!(help = "the report above is complete; only saving it failed", "{e}"))
+                .map_err(|e| miette!(help = "the report above is complete; only saving it failed", "{e}"))?;
+            if row.errors > 0 {
+                super::admin_hooks::scan_event(&*storage, &row, id).await;
+            }
+            Ok::<_, miette::Report>(id)
         })?;
         eprintln!("saved as scan {id}: the dashboard shows it at /admin/scans/{id}");
     }

@@ -50,6 +50,15 @@ pub struct Args {
     /// A directory of dashboard templates replacing the built-in ones of the same name.
     #[arg(long, env = "CRUMB_DASHBOARD_TEMPLATES")]
     pub dashboard_templates: Option<PathBuf>,
+    /// First webhook retry delay in ms, doubling per attempt (tests shorten it).
+    #[arg(long, env = "CRUMB_WEBHOOK_BACKOFF_MS", default_value_t = 30_000, hide = true)]
+    pub webhook_backoff_ms: i64,
+    /// How often the webhook outbox is polled, in ms.
+    #[arg(long, env = "CRUMB_WEBHOOK_POLL_MS", default_value_t = 1_000, hide = true)]
+    pub webhook_poll_ms: u64,
+    /// How often the reject-spike rule is checked, in ms.
+    #[arg(long, env = "CRUMB_REJECT_SPIKE_EVERY_MS", default_value_t = 300_000, hide = true)]
+    pub reject_spike_every_ms: u64,
 }
 
 /// Start logging to stderr (`CRUMB_LOG` or `RUST_LOG`, default info; `CRUMB_LOG_FORMAT=json` for JSON lines).
@@ -104,6 +113,11 @@ pub fn run(args: Args) -> miette::Result<u8> {
         cfg.dev = args.dev;
         cfg.trusted_proxies = args.trusted_proxy.clone();
         cfg.public_url = args.public_url.clone();
+        cfg.webhooks = crumb_server::webhooks::DeliveryOptions {
+            backoff_ms: args.webhook_backoff_ms.max(1),
+            poll_ms: args.webhook_poll_ms.max(10),
+        };
+        cfg.spike_every_ms = args.reject_spike_every_ms.max(100);
         let server = Server::start(cfg).await.map_err(|e| miette!(help = help_for(&e), "{e}"))?;
         let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
             miette!(
