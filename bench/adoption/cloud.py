@@ -107,6 +107,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, "text/html", "<!doctype html><p>sync</p>", [("Set-Cookie", "_tp_sync=s1" + THIRD)])
             if path == "/embed/video.html":
                 return self.send(200, "text/html", "<!doctype html><p>video</p>", [("Set-Cookie", "_tp_video=v1" + THIRD)])
+        if host.endswith("posthog.com") and path.startswith("/array/") and path.endswith("/config.js"):
+            # PostHog's remote config script: nothing to configure for the fixture
+            return self.send(200, "text/javascript", "/* no remote config */")
         if host.endswith("posthog.com") and path.startswith("/flags"):
             return self.send(200, "application/json", json.dumps({"featureFlags": {}, "flags": {}, "errorsWhileComputingFlags": False}))
         self.send(200, "application/json", json.dumps({"status": 1, "code": 200}))

@@ -49,7 +49,7 @@ pub fn pick_language<'a>(cfg: &'a ClientConfig, accept_language: Option<&str>) -
 }
 
 /// HTML-escape text or an attribute value.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

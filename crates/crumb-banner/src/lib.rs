@@ -32,10 +32,12 @@ use sha2::{Digest as _, Sha256, Sha384};
 pub mod config;
 pub mod first_layer;
 pub mod intercept;
+pub mod server_layer;
 pub mod text;
 
 pub use config::{ClientConfig, ClientContext, client_config};
 pub use first_layer::{bar_html, first_layer_html, pick_language};
+pub use server_layer::FirstLayerSource;
 
 /// The committed, minified first stage (`build.sh` writes it).
 pub const BANNER_TEMPLATE: &str = include_str!("../dist/banner.min.js");

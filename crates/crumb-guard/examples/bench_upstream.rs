@@ -2,8 +2,11 @@
 //! 2 KB that sets three cookies (necessary, analytics, undeclared).
 //!
 //! ```text
-//! cargo run --release -p crumb-guard --example bench_upstream -- 127.0.0.1:18080
+//! cargo run --release -p crumb-guard --example bench_upstream -- 127.0.0.1:18080 [PAGE.html]
 //! ```
+//!
+//! With a second argument it answers that file instead (`bench/rewrite/run.sh`: a 40 KB
+//! page with tracker tags).
 
 use std::convert::Infallible;
 
@@ -24,7 +27,10 @@ fn page() -> Bytes {
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18080".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let body = page();
+    let body = match std::env::args().nth(2) {
+        Some(path) => Bytes::from(std::fs::read(&path)?),
+        None => page(),
+    };
     println!("bench upstream on http://{addr}");
     loop {
         let (stream, _) = listener.accept().await?;

@@ -12,7 +12,7 @@ use tower::{Layer, Service};
 
 use crate::guard::{Allowed, Guard};
 use crate::inject::{InjectBody, rewrite};
-use crate::rules::{BannerTag, Plan, Rewriter};
+use crate::rules::{BannerTag, FirstLayer, Plan, Rewriter};
 
 /// Adds the guard to a service: the request gets the visitor's
 /// [`ConsentState`] as an extension, and the response
@@ -116,6 +116,25 @@ impl HtmlLayer {
     /// A layer applying `rewriter`.
     pub fn with_rewriter(rewriter: Rewriter) -> HtmlLayer {
         HtmlLayer { rewriter }
+    }
+
+    /// What `crumb proxy --inject-banner SRC` does, as one layer: the banner tag for `src`
+    /// first in `<head>`, held resources, and the banner's first layer rendered after
+    /// `<body>` for visitors who have not decided (when `first_layer` is given). With
+    /// `crumb-banner`:
+    ///
+    /// ```ignore
+    /// let first = crumb_banner::FirstLayerSource::new(guard.inventory(), SRC, &[]);
+    /// router.layer(HtmlLayer::banner(&guard, SRC, first.map(|f| FirstLayer::new(f.renderer()))))
+    /// ```
+    pub fn banner(guard: &Guard, src: &str, first_layer: Option<FirstLayer>) -> HtmlLayer {
+        let rewriter = Rewriter::new(guard, Some(BannerTag::script(src)));
+        HtmlLayer {
+            rewriter: match first_layer {
+                Some(f) => rewriter.with_first_layer(f),
+                None => rewriter,
+            },
+        }
     }
 }
 

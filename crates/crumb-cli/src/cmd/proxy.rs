@@ -95,8 +95,11 @@ pub fn run(args: Args) -> miette::Result<u8> {
     let guard = Guard::new(inventory, settings).map_err(|e| miette!("{shown}: {e}"))?;
     let mut config = ProxyConfig::new(&args.upstream).map_err(|e| miette!("{e}"))?;
     config.timeout = Duration::from_secs(args.timeout.max(1));
-    config.first_layer =
-        args.inject_banner.as_deref().and_then(|src| first_layer(guard.inventory(), src, &valid_versions));
+    // Rendered once per language here, not per request (crumb_banner::FirstLayerSource).
+    config.first_layer = args.inject_banner.as_deref().and_then(|src| {
+        crumb_banner::FirstLayerSource::new(guard.inventory(), src, &valid_versions)
+            .map(|f| crumb_guard::FirstLayer::new(f.renderer()))
+    });
     config.inject_banner = args.inject_banner;
     config.rewrite_html = match (args.rewrite_html, args.no_rewrite_html) {
         (true, _) => Some(true),
@@ -222,29 +225,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-/// The banner's first layer for pages the proxy serves, built from the inventory the way
-/// `crumb serve` builds the banner (`src` is the banner.js URL, whose server answers the
-/// consent API). `None` when nothing needs consent or the mode depends on the visitor's
-/// country (`by_country`: the script renders it for the region the server resolves).
-fn first_layer(inv: &crumb_core::Inventory, src: &str, valid_versions: &[String]) -> Option<crumb_guard::FirstLayer> {
-    use crumb_core::inventory::RegionalMode;
-    if inv.rules.regional_mode == RegionalMode::ByCountry {
-        return None;
-    }
-    let path = format!("/s/{}/banner.js", inv.site.id);
-    let base = src.split('?').next().unwrap_or(src).strip_suffix(&path)?.to_string();
-    let ctx = crumb_banner::ClientContext {
-        base_url: base,
-        version: crumb_core::policy_version(inv),
-        valid_versions: valid_versions.to_vec(),
-        mode: crumb_core::consent::mode_for(inv, None),
-        region: None,
-    };
-    let cfg = crumb_banner::client_config(inv, &ctx);
-    if !cfg.needs_banner {
-        return None;
-    }
-    Some(crumb_guard::FirstLayer::new(move |lang, nonce| Some(crumb_banner::first_layer_html(&cfg, lang, nonce))))
 }
