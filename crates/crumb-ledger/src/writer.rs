@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::{LoggedBatch, sign_batch};
 use crate::storage::Storage;
 use crate::{CheckpointKey, CheckpointKind, Entry, GENESIS, Record, now_ms};
 
@@ -88,7 +89,19 @@ impl WriterMetrics {
     }
 }
 
-type Job = (Entry, oneshot::Sender<Result<Record, AppendError>>);
+/// A committed record with the proof that it is in the log: the signed batch holding it
+/// (with its log position) and its inclusion proof in the batch's tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The record.
+    pub record: Record,
+    /// The signed batch, shared by every record of the batch.
+    pub batch: Arc<LoggedBatch>,
+    /// The record's inclusion proof in the batch's tree (hex hashes, bottom up).
+    pub inclusion_proof: Vec<String>,
+}
+
+type Job = (Entry, oneshot::Sender<Result<Committed, AppendError>>);
 
 /// A handle to the writer task. Cloning shares the task.
 #[derive(Clone)]
@@ -125,6 +138,12 @@ impl Ledger {
 
     /// Append an entry; resolves once it is committed.
     pub async fn append(&self, entry: Entry) -> Result<Record, AppendError> {
+        self.append_proved(entry).await.map(|c| c.record)
+    }
+
+    /// Append an entry; resolves once it is committed, with its signed batch and
+    /// inclusion proof.
+    pub async fn append_proved(&self, entry: Entry) -> Result<Committed, AppendError> {
         let (tx, rx) = oneshot::channel();
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         let sent = self.tx.send((entry, tx)).await;
@@ -220,13 +239,18 @@ impl Writer {
             senders.push(tx);
         }
         let began = Instant::now();
-        let res = tokio::time::timeout(self.opts.storage_timeout, self.storage.append(&records)).await;
+        // One signature per batch, over the Merkle root of its records' hashes; stored in
+        // the records' transaction, which also assigns its log position.
+        let (batch, tree) = sign_batch(&self.key, &records, now_ms());
+        let res = tokio::time::timeout(self.opts.storage_timeout, self.storage.append_batch(&records, &batch)).await;
         match res {
-            Ok(Ok(())) => {
+            Ok(Ok(log_index)) => {
                 self.metrics.observe(records.len(), began.elapsed());
                 self.head = Some((seq, hash));
-                for (r, tx) in records.into_iter().zip(senders) {
-                    let _ = tx.send(Ok(r));
+                let batch = Arc::new(LoggedBatch { log_index, batch });
+                for (i, (record, tx)) in records.into_iter().zip(senders).enumerate() {
+                    let inclusion_proof = tree.proof(i).map(|p| crate::tree::hex_proof(&p)).unwrap_or_default();
+                    let _ = tx.send(Ok(Committed { record, batch: batch.clone(), inclusion_proof }));
                 }
             }
             Ok(Err(e)) => {
@@ -240,7 +264,7 @@ impl Writer {
         }
     }
 
-    fn fail(&mut self, senders: Vec<oneshot::Sender<Result<Record, AppendError>>>) {
+    fn fail(&mut self, senders: Vec<oneshot::Sender<Result<Committed, AppendError>>>) {
         // The outcome is unknown (a commit may have landed): re-read the head next time.
         self.head = None;
         self.metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
