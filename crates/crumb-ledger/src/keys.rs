@@ -1,6 +1,7 @@
 //! The Ed25519 key that signs checkpoints.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 
 use crate::{Checkpoint, CheckpointKind};
 

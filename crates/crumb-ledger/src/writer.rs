@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::{LoggedBatch, sign_batch};
+use crate::batch::{LoggedBatch, ProofStore, sign_batch};
+use crate::tree::{LogError, LogTree, TreeHead};
 use crate::storage::Storage;
 use crate::{CheckpointKey, CheckpointKind, Entry, GENESIS, Record, now_ms};
 
@@ -109,6 +110,8 @@ pub struct Ledger {
     tx: mpsc::Sender<Job>,
     chain: Arc<str>,
     metrics: Arc<WriterMetrics>,
+    key: CheckpointKey,
+    log: Arc<tokio::sync::Mutex<LogTree>>,
 }
 
 impl Ledger {
@@ -122,6 +125,7 @@ impl Ledger {
     ) -> (Ledger, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(opts.queue);
         let metrics = Arc::new(WriterMetrics::default());
+        let handle_key = key.clone();
         let w = Writer {
             storage,
             key,
@@ -133,7 +137,8 @@ impl Ledger {
             metrics: metrics.clone(),
         };
         let handle = tokio::spawn(w.run(rx));
-        (Ledger { tx, chain: chain.into(), metrics }, handle)
+        let log = Arc::default();
+        (Ledger { tx, chain: chain.into(), metrics, key: handle_key, log }, handle)
     }
 
     /// Append an entry; resolves once it is committed.
@@ -162,6 +167,23 @@ impl Ledger {
     /// Counters.
     pub fn metrics(&self) -> &Arc<WriterMetrics> {
         &self.metrics
+    }
+
+    /// The log-wide tree as `storage` holds it now (read incrementally and kept in memory),
+    /// handed to `f`.
+    pub async fn with_log<R>(&self, storage: &dyn ProofStore, f: impl FnOnce(&LogTree) -> R) -> Result<R, LogError> {
+        let mut log = self.log.lock().await;
+        if let Err(e) = log.sync(storage).await {
+            // Start over next time: the stored log is not what was read before.
+            *log = LogTree::default();
+            return Err(e);
+        }
+        Ok(f(&log))
+    }
+
+    /// Sign a tree head with this writer's key.
+    pub fn sign_tree_head(&self, size: u64, root: &crate::merkle::Hash, timestamp: i64) -> TreeHead {
+        TreeHead::sign(&self.key, size, root, timestamp)
     }
 }
 

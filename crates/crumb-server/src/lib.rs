@@ -6,7 +6,8 @@
 //! One module per concern: [`state`] (what handlers share), [`routes`] (the router, shared
 //! middleware, operational handlers), [`consent`] (the consent API), [`pages`] (policy pages
 //! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`stats`]
-//! (the statistics API) and [`apikeys`] (its keys), [`openapi`],
+//! (the statistics API) and [`apikeys`] (its keys), [`proofs`] (tree heads, consistency
+//! proofs, the batch proofs receipts carry), [`openapi`],
 //! [`sites`] (loading inventories), [`net`], [`secrets`], [`metrics`], [`error`]. Handlers
 //! import [`state`], never [`routes`]; the consent rules are `crumb_core::consent`'s.
 //!
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod pages;
+pub mod proofs;
 pub mod routes;
 pub mod secrets;
 pub mod sites;

@@ -54,6 +54,11 @@ Exit codes: 0 intact, 1 tampering found (the first bad record is named), 2 could
         #[arg(long)]
         json: bool,
     },
+    /// Check a consent receipt offline against the operator's public key, and optionally
+    /// that the server's log still holds it.
+    VerifyReceipt(super::proofs::VerifyReceiptArgs),
+    /// Watch a server's signed tree heads; exit non-zero on any inconsistency.
+    Witness(super::witness::WitnessArgs),
     /// Write records as CSV or JSON lines.
     #[command(after_help = "Examples:
   crumb ledger export --site leadsgen --from 2026-01-01 --to 2026-02-01 --format csv -o jan.csv
@@ -123,6 +128,8 @@ pub fn run(args: Args) -> miette::Result<u8> {
             Sub::Verify { common, public_key, json } => verify_cmd(&common, &public_key, json).await,
             Sub::Export { common, from, to, format, output } => export_cmd(&common, from, to, format, output).await,
             Sub::Stats { common, from, to, json } => stats_cmd(&common, from, to, json).await,
+            Sub::VerifyReceipt(a) => super::proofs::verify_receipt(a).await,
+            Sub::Witness(a) => super::witness::witness(a).await,
         }
     })
 }
