@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use crumb_ledger::{
-    AdminStore, ApiKeyRow, Checkpoint, CheckpointKey, Ledger, LedgerOptions, LoggedBatch, PolicyVersionRow,
-    ProofStore, Record, ScanRow, ScanStore, SignedBatch, Stats, Storage, StorageError,
+    AdminStore, ApiKeyRow, Checkpoint, CheckpointKey, Ledger, LedgerOptions, LoggedBatch, PolicyVersionRow, ProofStore,
+    Record, ScanRow, ScanStore, SignedBatch, Stats, Storage, StorageError,
 };
 use crumb_server::{AppState, StateOptions, router, sites};
 

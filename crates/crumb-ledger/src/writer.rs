@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{LoggedBatch, ProofStore, sign_batch};
-use crate::tree::{LogError, LogTree, TreeHead};
 use crate::storage::Storage;
+use crate::tree::{LogError, LogTree, TreeHead};
 use crate::{CheckpointKey, CheckpointKind, Entry, GENESIS, Record, now_ms};
 
 /// Why an append did not succeed.

@@ -10,9 +10,9 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use crumb_ledger::batch::{BatchTree, record_leaf};
 use crumb_ledger::receipt::BatchInclusion;
 use crumb_ledger::tree::{LogTree, TreeHead, hex_proof};
-use crumb_ledger::batch::{BatchTree, record_leaf};
 use crumb_ledger::{LoggedBatch, Record, StorageError, now_ms};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,13 @@ pub struct TreeHeadBody {
 
 impl From<TreeHead> for TreeHeadBody {
     fn from(t: TreeHead) -> Self {
-        TreeHeadBody { size: t.size, root: t.root, timestamp: t.timestamp, public_key: t.public_key, signature: t.signature }
+        TreeHeadBody {
+            size: t.size,
+            root: t.root,
+            timestamp: t.timestamp,
+            public_key: t.public_key,
+            signature: t.signature,
+        }
     }
 }
 

@@ -5,9 +5,9 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use crumb_ledger::keys::VerifyingKey;
 use crumb_ledger::receipt::{BatchInclusion, RecordProof};
 use crumb_ledger::tree::TreeHead;
-use crumb_ledger::keys::VerifyingKey;
 use http_body_util::{BodyExt, Full};
 use miette::{IntoDiagnostic, miette};
 

@@ -75,7 +75,12 @@ pub fn read_head(path: &std::path::Path) -> miette::Result<Option<TreeHead>> {
 }
 
 /// Check `new` against `last`; `Err(problem)` on inconsistency.
-async fn check(url: &str, last: Option<&TreeHead>, new: &TreeHead, trusted: &[VerifyingKey]) -> miette::Result<Result<(), String>> {
+async fn check(
+    url: &str,
+    last: Option<&TreeHead>,
+    new: &TreeHead,
+    trusted: &[VerifyingKey],
+) -> miette::Result<Result<(), String>> {
     if !new.signature_ok(trusted) {
         return Ok(Err(format!("the tree head is not signed by a trusted key ({})", new.public_key)));
     }
@@ -93,11 +98,13 @@ async fn check(url: &str, last: Option<&TreeHead>, new: &TreeHead, trusted: &[Ve
             Err(format!("history rewritten: size {} now has root {}, before {}", new.size, new.root, last.root))
         });
     }
-    let (status, body) = get_json(&format!("{url}/api/v1/ledger/consistency?from={}&to={}", last.size, new.size)).await?;
+    let (status, body) =
+        get_json(&format!("{url}/api/v1/ledger/consistency?from={}&to={}", last.size, new.size)).await?;
     if status != 200 {
         return Ok(Err(format!("no consistency proof from {} to {}: {status} {body}", last.size, new.size)));
     }
-    let proof = body["proof"].as_array().map(|a| a.iter().filter_map(|h| h.as_str().map(String::from)).collect::<Vec<_>>());
+    let proof =
+        body["proof"].as_array().map(|a| a.iter().filter_map(|h| h.as_str().map(String::from)).collect::<Vec<_>>());
     let Some(proof) = proof.as_deref().and_then(parse_proof) else {
         return Ok(Err("the consistency proof is malformed".into()));
     };
