@@ -144,6 +144,28 @@ fn story(db: Option<&str>) {
     let out = crumb(&["ledger", "verify-receipt", last.to_str().expect("utf8"), "--key", other]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
+    // Verify with the witnessed head and a receipt: intact.
+    let st = state.to_str().expect("utf8").to_string();
+    let rc = last.to_str().expect("utf8").to_string();
+    let out = ledger(&data, db, &["verify", "--tree-head", &st, "--receipt", &rc]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("6 signed batches (6 in the log)"), "{}", text(&out));
+    assert!(!ledger(&data, db, &["verify", "--site", "leadsgen"]).status.success(), "--site is refused, not ignored");
+
+    // A forged batch signature is named.
+    let forged_sig =
+        "UPDATE batches SET signature = replace(signature, substr(signature, 1, 2), 'ff') WHERE log_index = 4";
+    let fix_sig = format!(
+        "UPDATE batches SET signature = '{}' WHERE log_index = 4",
+        receipts[4]["batch"]["signature"].as_str().expect("sig")
+    );
+    tamper(&data, db, &[forged_sig.into()]);
+    let out = ledger(&data, db, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("signature is invalid"), "{}", text(&out));
+    tamper(&data, db, &[fix_sig]);
+    assert!(ledger(&data, db, &["verify"]).status.success());
+
     // Cut tail: the last batch and its records removed, the log counter set back.
     tamper(
         &data,
@@ -156,6 +178,14 @@ fn story(db: Option<&str>) {
             "DELETE FROM checkpoints".into(),
         ],
     );
+    // From the database alone the cut is invisible; the witnessed head and the receipt name it.
+    assert!(ledger(&data, db, &["verify"]).status.success());
+    let out = ledger(&data, db, &["verify", "--tree-head", &st]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("the log holds 5 batches but a witnessed tree head signed 6"), "{}", text(&out));
+    let out = ledger(&data, db, &["verify", "--receipt", &rc]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("is not at log position 5"), "{}", text(&out));
     let c = serve(&data, db);
     let url = format!("http://127.0.0.1:{}", c.port);
     let out = witness(&url, &key, &state);

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub mod admin;
+pub mod audit;
 pub mod batch;
 pub mod conformance;
 pub mod export;
@@ -46,7 +47,7 @@ pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};
-pub use verify::{Problem, ProblemKind, VerifyReport, verify};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_with};
 pub use writer::{AppendError, Committed, Ledger, LedgerOptions, WriterMetrics};
 
 /// `prev_hash` of the first record of every chain.

@@ -25,6 +25,15 @@ pub enum ProblemKind {
     BadSignature,
     /// The chain ends before its last checkpoint (truncated tail).
     Truncated,
+    /// A signed batch's root does not match the records it covers, or records it covers
+    /// are missing (see [`crate::audit`]).
+    BatchMismatch,
+    /// A record is not under any signed batch although the chain's batches continue past
+    /// records before it (an inserted record).
+    Unbatched,
+    /// The log of signed batches does not match a witnessed tree head or a receipt (a cut
+    /// tail, a deleted chain, rewritten history).
+    LogMismatch,
 }
 
 /// One problem, naming the first bad record.
@@ -49,6 +58,10 @@ pub struct VerifyReport {
     pub records: u64,
     /// Checkpoints checked.
     pub checkpoints: u64,
+    /// Signed batches checked.
+    pub batches: u64,
+    /// Batches in the log.
+    pub log_size: u64,
     /// Problems, in chain order then position; the first names the first bad record.
     pub problems: Vec<Problem>,
 }
@@ -220,8 +233,44 @@ pub fn verify_records(
     v.finish().1
 }
 
-/// Verify every chain in storage, reading records in pages.
+/// Verify every chain in storage, reading records in pages, with its signed batches and the
+/// log's positions ([`crate::audit`]).
 pub async fn verify(storage: &dyn Storage, trusted: &[VerifyingKey]) -> Result<VerifyReport, StorageError> {
+    verify_with(storage, trusted, &[], &[]).await
+}
+
+/// [`verify()`], and that the log still holds what witnessed tree `heads` and `receipts`
+/// promised (a cut tail after the last checkpoint, a deleted chain, rewritten history).
+pub async fn verify_with(
+    storage: &dyn Storage,
+    trusted: &[VerifyingKey],
+    heads: &[crate::tree::TreeHead],
+    receipts: &[crate::receipt::RecordProof],
+) -> Result<VerifyReport, StorageError> {
+    let mut report = verify_chains(storage, trusted).await?;
+    let mut batch_problems = Vec::new();
+    for chain in storage.chains().await? {
+        let anchor = crate::audit::retention_anchor(&storage.checkpoints(&chain).await?, trusted);
+        let (n, p) = crate::audit::verify_chain_batches(storage, &chain, trusted, anchor).await?;
+        report.batches += n;
+        batch_problems.extend(p);
+    }
+    let (size, log_problems) = crate::audit::verify_log(storage, trusted, heads, receipts).await?;
+    report.log_size = size;
+    report.problems.extend(batch_problems);
+    report.problems.extend(log_problems);
+    // Per chain: the record-level problems first (they name the first bad record), then
+    // the batch-level ones; the log's own problems last.
+    let batch_kind =
+        |k: ProblemKind| matches!(k, ProblemKind::BatchMismatch | ProblemKind::Unbatched | ProblemKind::LogMismatch);
+    report.problems.sort_by(|a, b| {
+        let key = |p: &Problem| (p.chain == crate::audit::LOG, p.chain.clone(), batch_kind(p.kind), p.seq);
+        key(a).cmp(&key(b))
+    });
+    Ok(report)
+}
+
+async fn verify_chains(storage: &dyn Storage, trusted: &[VerifyingKey]) -> Result<VerifyReport, StorageError> {
     let mut report = VerifyReport::default();
     for chain in storage.chains().await? {
         // Checkpoints are read before records: a head checkpoint is only written after its
