@@ -115,6 +115,16 @@ fn story(db: Option<&str>) {
     let out = witness(&url, &key, &state);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("consistent: size 6"), "{}", text(&out));
+    // Key rotation: a head signed by a key the witness was not given is refused; with the
+    // old and the new key listed it is accepted.
+    let other = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let rot = dir.path().join("rotation.json");
+    let r = rot.to_str().expect("utf8");
+    let out = crumb(&["ledger", "witness", "--url", &url, "--key", other, "--state", r, "--once"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not signed by a trusted key"), "{}", text(&out));
+    let out = crumb(&["ledger", "witness", "--url", &url, "--key", other, "--key", &key, "--state", r, "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let last = dir.path().join("last.json");
     std::fs::write(&last, receipts[5].to_string()).expect("write receipt");
     let verify_online =
@@ -140,7 +150,6 @@ fn story(db: Option<&str>) {
     let out = crumb(&["ledger", "verify-receipt", f.to_str().expect("utf8"), "--key", &key]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("INVALID: the inclusion proof"), "{}", text(&out));
-    let other = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
     let out = crumb(&["ledger", "verify-receipt", last.to_str().expect("utf8"), "--key", other]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
