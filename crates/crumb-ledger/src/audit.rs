@@ -10,7 +10,7 @@ use crate::merkle;
 use crate::receipt::RecordProof;
 use crate::storage::{Storage, StorageError};
 use crate::tree::{LogTree, TreeHead};
-use crate::verify::{Problem, ProblemKind};
+use crate::verify::{Problem, ProblemKind, VerifyReport};
 use crate::{Checkpoint, CheckpointKind};
 
 /// The chain name problems of the log as a whole are reported under.
@@ -148,4 +148,36 @@ pub async fn verify_log(
         }
     }
     Ok((log.size(), out))
+}
+
+/// [`crate::verify()`] with the signed batches and the log's positions, and that the log
+/// still holds what witnessed tree `heads` and `receipts` promised (a cut tail after the
+/// last checkpoint, a deleted chain, rewritten history).
+pub async fn verify_with(
+    storage: &dyn Storage,
+    trusted: &[VerifyingKey],
+    heads: &[TreeHead],
+    receipts: &[RecordProof],
+) -> Result<VerifyReport, StorageError> {
+    let mut report = crate::verify::verify(storage, trusted).await?;
+    let mut batch_problems = Vec::new();
+    for chain in storage.chains().await? {
+        let anchor = retention_anchor(&storage.checkpoints(&chain).await?, trusted);
+        let (n, p) = verify_chain_batches(storage, &chain, trusted, anchor).await?;
+        report.batches += n;
+        batch_problems.extend(p);
+    }
+    let (size, log_problems) = verify_log(storage, trusted, heads, receipts).await?;
+    report.log_size = size;
+    report.problems.extend(batch_problems);
+    report.problems.extend(log_problems);
+    // Per chain: the record-level problems first (they name the first bad record), then
+    // the batch-level ones; the log's own problems last.
+    let batch_kind =
+        |k: ProblemKind| matches!(k, ProblemKind::BatchMismatch | ProblemKind::Unbatched | ProblemKind::LogMismatch);
+    report.problems.sort_by(|a, b| {
+        let key = |p: &Problem| (p.chain == LOG, p.chain.clone(), batch_kind(p.kind), p.seq);
+        key(a).cmp(&key(b))
+    });
+    Ok(report)
 }

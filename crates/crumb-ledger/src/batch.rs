@@ -7,7 +7,7 @@
 //! - The signed message ([`SignedBatch::message`]) is versioned (`crumb-batch-v1`) and
 //!   domain-separated from checkpoints (`crumb-checkpoint-v1`) and tree heads
 //!   (`crumb-tree-head-v1`).
-//! - Every batch of every writer is one leaf of the log-wide tree ([`crate::tree`]); its
+//! - Every batch of every writer is one leaf of the log-wide tree (module `tree`); its
 //!   leaf is the canonical encoding [`SignedBatch::log_leaf`], its position the
 //!   `log_index` storage assigns serially in the commit transaction.
 

@@ -42,12 +42,13 @@ pub mod verify;
 pub mod writer;
 
 pub use admin::{AdminStore, ApiKeyRow};
+pub use audit::verify_with;
 pub use batch::{LoggedBatch, ProofStore, SignedBatch};
 pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};
-pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_with};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify};
 pub use writer::{AppendError, Committed, Ledger, LedgerOptions, WriterMetrics};
 
 /// `prev_hash` of the first record of every chain.

@@ -26,7 +26,7 @@ pub enum ProblemKind {
     /// The chain ends before its last checkpoint (truncated tail).
     Truncated,
     /// A signed batch's root does not match the records it covers, or records it covers
-    /// are missing (see [`crate::audit`]).
+    /// are missing.
     BatchMismatch,
     /// A record is not under any signed batch although the chain's batches continue past
     /// records before it (an inserted record).
@@ -233,44 +233,9 @@ pub fn verify_records(
     v.finish().1
 }
 
-/// Verify every chain in storage, reading records in pages, with its signed batches and the
-/// log's positions ([`crate::audit`]).
+/// Verify every chain in storage, reading records in pages (records, links and
+/// checkpoints; the audit module's `verify_with` adds the signed batches and the log).
 pub async fn verify(storage: &dyn Storage, trusted: &[VerifyingKey]) -> Result<VerifyReport, StorageError> {
-    verify_with(storage, trusted, &[], &[]).await
-}
-
-/// [`verify()`], and that the log still holds what witnessed tree `heads` and `receipts`
-/// promised (a cut tail after the last checkpoint, a deleted chain, rewritten history).
-pub async fn verify_with(
-    storage: &dyn Storage,
-    trusted: &[VerifyingKey],
-    heads: &[crate::tree::TreeHead],
-    receipts: &[crate::receipt::RecordProof],
-) -> Result<VerifyReport, StorageError> {
-    let mut report = verify_chains(storage, trusted).await?;
-    let mut batch_problems = Vec::new();
-    for chain in storage.chains().await? {
-        let anchor = crate::audit::retention_anchor(&storage.checkpoints(&chain).await?, trusted);
-        let (n, p) = crate::audit::verify_chain_batches(storage, &chain, trusted, anchor).await?;
-        report.batches += n;
-        batch_problems.extend(p);
-    }
-    let (size, log_problems) = crate::audit::verify_log(storage, trusted, heads, receipts).await?;
-    report.log_size = size;
-    report.problems.extend(batch_problems);
-    report.problems.extend(log_problems);
-    // Per chain: the record-level problems first (they name the first bad record), then
-    // the batch-level ones; the log's own problems last.
-    let batch_kind =
-        |k: ProblemKind| matches!(k, ProblemKind::BatchMismatch | ProblemKind::Unbatched | ProblemKind::LogMismatch);
-    report.problems.sort_by(|a, b| {
-        let key = |p: &Problem| (p.chain == crate::audit::LOG, p.chain.clone(), batch_kind(p.kind), p.seq);
-        key(a).cmp(&key(b))
-    });
-    Ok(report)
-}
-
-async fn verify_chains(storage: &dyn Storage, trusted: &[VerifyingKey]) -> Result<VerifyReport, StorageError> {
     let mut report = VerifyReport::default();
     for chain in storage.chains().await? {
         // Checkpoints are read before records: a head checkpoint is only written after its
