@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use crumb_ledger::{
-    AdminStore, ApiKeyRow, Checkpoint, CheckpointKey, Ledger, LedgerOptions, PolicyVersionRow, Record, ScanRow,
-    ScanStore, Stats, Storage, StorageError,
+    AdminStore, ApiKeyRow, Checkpoint, CheckpointKey, Ledger, LedgerOptions, LoggedBatch, PolicyVersionRow, ProofStore,
+    Record, ScanRow, ScanStore, SignedBatch, Stats, Storage, StorageError,
 };
 use crumb_server::{AppState, StateOptions, router, sites};
 
@@ -121,6 +121,22 @@ impl AdminStore for Discard {
     }
     async fn revoke_api_key(&self, _: &str, _: i64) -> Result<bool, StorageError> {
         Ok(false)
+    }
+}
+
+#[async_trait]
+impl ProofStore for Discard {
+    async fn append_batch(&self, _: &[Record], _: &SignedBatch) -> Result<i64, StorageError> {
+        Ok(0)
+    }
+    async fn log_batches(&self, _: i64, _: i64) -> Result<Vec<LoggedBatch>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn chain_batches(&self, _: &str) -> Result<Vec<LoggedBatch>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn batch_of(&self, _: &str, _: i64) -> Result<Option<LoggedBatch>, StorageError> {
+        Ok(None)
     }
 }
 

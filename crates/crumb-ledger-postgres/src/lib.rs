@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crumb_ledger::{Record, StorageError};
+use crumb_ledger::{Record, SignedBatch, StorageError};
 use crumb_ledger_sql::{Backend, SqlStorage, unavailable};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres};
@@ -29,6 +29,19 @@ const INSERT_UNNEST: &str = "INSERT INTO records (chain, seq, consent_id, site, 
     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
     $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
     $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])";
+
+/// Records and their signed batch in one statement (one transaction): the records'
+/// `UNNEST` insert, the log counter raised (its row lock orders concurrent servers' batches
+/// until commit), and the batch row at the position the counter had.
+const INSERT_BATCH_UNNEST: &str = "WITH recs AS (INSERT INTO records (chain, seq, consent_id, site, policy_version, \
+    choices, action, gpc, dnt, region, mode, language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, \
+    prev_hash, hash) \
+    SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+    $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
+    $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])), \
+    pos AS (UPDATE ledger_log SET size = size + 1 WHERE id = 1 RETURNING size - 1 AS i) \
+    INSERT INTO batches (log_index, chain, first_seq, last_seq, root, signed_at, public_key, signature) \
+    SELECT i, $21, $22, $23, $24, $25, $26, $27 FROM pos RETURNING log_index";
 
 #[async_trait]
 impl Backend for PgBackend {
@@ -57,40 +70,57 @@ impl Backend for PgBackend {
         // array and UNNEST turns the arrays back into rows. The statement text never
         // changes, so it is prepared once per connection; a single statement is its own
         // transaction (atomic, committed before it returns).
-        let col = |f: fn(&Record) -> String| recs.iter().map(f).collect::<Vec<String>>();
-        let opt = |f: fn(&Record) -> Option<String>| recs.iter().map(f).collect::<Vec<Option<String>>>();
-        let int = |f: fn(&Record) -> i64| recs.iter().map(f).collect::<Vec<i64>>();
-        let flag = |f: fn(&Record) -> bool| recs.iter().map(f).collect::<Vec<bool>>();
-        sqlx::query(INSERT_UNNEST)
-            .bind(col(|r| r.chain.clone()))
-            .bind(int(|r| r.seq))
-            .bind(col(|r| r.entry.consent_id.clone()))
-            .bind(col(|r| r.entry.site.clone()))
-            .bind(col(|r| r.entry.policy_version.clone()))
-            .bind(col(|r| serde_json::to_string(&r.entry.choices).unwrap_or_default()))
-            .bind(col(|r| r.entry.action.clone()))
-            .bind(flag(|r| r.entry.gpc))
-            .bind(flag(|r| r.entry.dnt))
-            .bind(opt(|r| r.entry.region.clone()))
-            .bind(col(|r| r.entry.mode.clone()))
-            .bind(opt(|r| r.entry.language.clone()))
-            .bind(opt(|r| r.entry.url.clone()))
-            .bind(col(|r| r.entry.ua_family.clone()))
-            .bind(opt(|r| r.entry.ip_hash.clone()))
-            .bind(int(|r| r.entry.recorded_at))
-            .bind(int(|r| r.entry.expires_at))
-            .bind(int(|r| r.entry.retain_until))
-            .bind(col(|r| r.prev_hash.clone()))
-            .bind(col(|r| r.hash.clone()))
-            .execute(pool)
-            .await
-            .map_err(unavailable)?;
+        bind_records(sqlx::query(INSERT_UNNEST), recs).execute(pool).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn append_batch(pool: &PgPool, recs: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
+        let q = bind_records(sqlx::query(INSERT_BATCH_UNNEST), recs)
+            .bind(&batch.chain)
+            .bind(batch.first_seq)
+            .bind(batch.last_seq)
+            .bind(&batch.root)
+            .bind(batch.signed_at)
+            .bind(&batch.public_key)
+            .bind(&batch.signature);
+        let row = q.fetch_one(pool).await.map_err(unavailable)?;
+        sqlx::Row::try_get::<i64, _>(&row, 0).map_err(|e| StorageError::Corrupt(e.to_string()))
     }
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
     }
+}
+
+/// Bind the 20 column arrays of `recs` as `$1..$20`.
+fn bind_records<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    recs: &[Record],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let col = |f: fn(&Record) -> String| recs.iter().map(f).collect::<Vec<String>>();
+    let opt = |f: fn(&Record) -> Option<String>| recs.iter().map(f).collect::<Vec<Option<String>>>();
+    let int = |f: fn(&Record) -> i64| recs.iter().map(f).collect::<Vec<i64>>();
+    let flag = |f: fn(&Record) -> bool| recs.iter().map(f).collect::<Vec<bool>>();
+    q.bind(col(|r| r.chain.clone()))
+        .bind(int(|r| r.seq))
+        .bind(col(|r| r.entry.consent_id.clone()))
+        .bind(col(|r| r.entry.site.clone()))
+        .bind(col(|r| r.entry.policy_version.clone()))
+        .bind(col(|r| serde_json::to_string(&r.entry.choices).unwrap_or_default()))
+        .bind(col(|r| r.entry.action.clone()))
+        .bind(flag(|r| r.entry.gpc))
+        .bind(flag(|r| r.entry.dnt))
+        .bind(opt(|r| r.entry.region.clone()))
+        .bind(col(|r| r.entry.mode.clone()))
+        .bind(opt(|r| r.entry.language.clone()))
+        .bind(opt(|r| r.entry.url.clone()))
+        .bind(col(|r| r.entry.ua_family.clone()))
+        .bind(opt(|r| r.entry.ip_hash.clone()))
+        .bind(int(|r| r.entry.recorded_at))
+        .bind(int(|r| r.entry.expires_at))
+        .bind(int(|r| r.entry.retain_until))
+        .bind(col(|r| r.prev_hash.clone()))
+        .bind(col(|r| r.hash.clone()))
 }
 
 #[cfg(test)]

@@ -20,15 +20,17 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use crumb_ledger::{Record, StorageError};
+use crumb_ledger::{Record, SignedBatch, StorageError};
 use sqlx::{Database, Pool};
 
 mod admin;
+mod batches;
 mod hooks;
 mod rows;
 mod scans;
 mod storage;
 
+pub use batches::BATCH_COLS;
 pub use rows::Decodes;
 
 /// The columns of `records`, in the order the backends bind them.
@@ -50,6 +52,15 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Insert `records` on `writes` in one transaction: all or none.
     async fn append(writes: &Pool<Self::Db>, records: &[Record]) -> Result<(), StorageError>;
+
+    /// Insert `records` and their signed `batch` on `writes` in one transaction, taking
+    /// the next log position from the one-row `ledger_log` counter in it (so concurrent
+    /// writers on one database never reorder the log); returns the batch's `log_index`.
+    async fn append_batch(
+        writes: &Pool<Self::Db>,
+        records: &[Record],
+        batch: &SignedBatch,
+    ) -> Result<i64, StorageError>;
 
     /// Rows an `INSERT`, `UPDATE` or `DELETE` touched.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;

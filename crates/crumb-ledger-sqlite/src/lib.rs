@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crumb_ledger::{Record, StorageError};
+use crumb_ledger::{Record, SignedBatch, StorageError};
 use crumb_ledger_sql::{Backend, RECORD_COL_COUNT, RECORD_COLS, SqlStorage, unavailable};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
@@ -77,10 +77,39 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
+    async fn append_batch(writer: &SqlitePool, recs: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
+        let mut tx = writer.begin().await.map_err(unavailable)?;
+        for chunk in recs.chunks(MAX_STATEMENT_ROWS) {
+            insert_records(chunk).build().execute(&mut *tx).await.map_err(unavailable)?;
+        }
+        let log_index: i64 = sqlx::query_scalar(INSERT_BATCH)
+            .bind(&batch.chain)
+            .bind(batch.first_seq)
+            .bind(batch.last_seq)
+            .bind(&batch.root)
+            .bind(batch.signed_at)
+            .bind(&batch.public_key)
+            .bind(&batch.signature)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("UPDATE ledger_log SET size = size + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(log_index)
+    }
+
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
     }
 }
+
+/// The batch row at the log's next position (the counter is raised after it, in the same
+/// transaction; SQLite has one writer at a time).
+const INSERT_BATCH: &str = "INSERT INTO batches (log_index, chain, first_seq, last_seq, root, signed_at, public_key, \
+    signature) SELECT size, $1, $2, $3, $4, $5, $6, $7 FROM ledger_log WHERE id = 1 RETURNING log_index";
 
 /// Row counts of the INSERT statements a batch is written with: powers of two, the largest
 /// within SQLite's limit of 32,766 bound values (20 per row).

@@ -1,6 +1,7 @@
 //! The Ed25519 key that signs checkpoints.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 
 use crate::{Checkpoint, CheckpointKind};
 
@@ -53,6 +54,12 @@ impl CheckpointKey {
         self.0.verifying_key()
     }
 
+    /// Sign `msg`; the signature, hex-encoded. Callers pass a versioned, domain-separated
+    /// message (batches, tree heads).
+    pub fn sign_bytes(&self, msg: &[u8]) -> String {
+        hex::encode(self.0.sign(msg).to_bytes())
+    }
+
     /// Sign a checkpoint of `chain` at `seq`/`hash`.
     pub fn sign(&self, chain: &str, seq: i64, hash: &str, kind: CheckpointKind, signed_at: i64) -> Checkpoint {
         let sig = self.0.sign(&Checkpoint::message(chain, seq, hash, kind, signed_at));
@@ -77,14 +84,20 @@ pub fn public_from_hex(s: &str) -> Result<VerifyingKey, KeyError> {
 
 /// Whether `cp` is signed by one of `trusted`.
 pub fn signature_ok(cp: &Checkpoint, trusted: &[VerifyingKey]) -> bool {
-    let Ok(key) = public_from_hex(&cp.public_key) else { return false };
+    let msg = Checkpoint::message(&cp.chain, cp.seq, &cp.hash, cp.kind, cp.signed_at);
+    signed_by(&cp.public_key, &cp.signature, &msg, trusted)
+}
+
+/// Whether `signature` (hex) is a valid signature of `msg` by `public_key` (hex), and that
+/// key is one of `trusted`.
+pub fn signed_by(public_key: &str, signature: &str, msg: &[u8], trusted: &[VerifyingKey]) -> bool {
+    let Ok(key) = public_from_hex(public_key) else { return false };
     if !trusted.iter().any(|t| t == &key) {
         return false;
     }
-    let Ok(sig_bytes) = hex::decode(&cp.signature) else { return false };
+    let Ok(sig_bytes) = hex::decode(signature) else { return false };
     let Ok(sig_arr) = <[u8; 64]>::try_from(sig_bytes.as_slice()) else { return false };
-    let sig = Signature::from_bytes(&sig_arr);
-    key.verify(&Checkpoint::message(&cp.chain, cp.seq, &cp.hash, cp.kind, cp.signed_at), &sig).is_ok()
+    key.verify(msg, &Signature::from_bytes(&sig_arr)).is_ok()
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@
 //!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
 //! - [`record_hash`] hashes a record's canonical encoding, versioned and written field by
 //!   field ([`hash`]; the field list and order are in `docs/ledger.md`).
+//! - Every committed batch is a Merkle tree whose root is signed once ([`batch`]); every
+//!   batch of every writer is a leaf of the log-wide tree with signed tree heads ([`tree`]);
+//!   a receipt's proof checks offline ([`receipt`]).
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
 //! - [`AdminStore`] keeps the dashboard's accounts and sessions and the statistics API's
 //!   keys beside the ledger, and
@@ -24,6 +27,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub mod admin;
+pub mod audit;
+pub mod batch;
 pub mod conformance;
 pub mod export;
 pub mod hash;
@@ -31,20 +36,24 @@ pub mod hooks;
 pub mod hooks_conformance;
 pub mod keys;
 pub mod merkle;
+pub mod receipt;
 pub mod retention;
 pub mod scans;
 pub mod storage;
+pub mod tree;
 pub mod verify;
 pub mod writer;
 
 pub use admin::{AdminStore, ApiKeyRow};
+pub use audit::verify_with;
+pub use batch::{LoggedBatch, ProofStore, SignedBatch};
 pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
 pub use hooks::{ALL_SITES, AuditRow, Claimed, DeliveryRow, HookStore, RoleRow, WebhookRow};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};
 pub use storage::{PolicyVersionRow, Stats, Storage, StorageError};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};
-pub use writer::{AppendError, Ledger, LedgerOptions, WriterMetrics};
+pub use writer::{AppendError, Committed, Ledger, LedgerOptions, WriterMetrics};
 
 /// `prev_hash` of the first record of every chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

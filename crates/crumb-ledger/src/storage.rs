@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{AdminStore, Checkpoint, HookStore, Record, ScanStore};
+use crate::{AdminStore, Checkpoint, HookStore, ProofStore, Record, ScanStore};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -57,9 +57,10 @@ pub struct Stats {
 
 /// Ledger storage. Every method is one short transaction or query; `append` is atomic.
 /// The same database keeps the dashboard's accounts ([`AdminStore`]) and saved scans
-/// ([`ScanStore`]), webhooks, roles and the audit log ([`HookStore`]).
+/// ([`ScanStore`]), webhooks, roles and the audit log ([`HookStore`]); the signed batches
+/// and their log positions ([`ProofStore`]).
 #[async_trait]
-pub trait Storage: AdminStore + ScanStore + HookStore + Send + Sync + 'static {
+pub trait Storage: AdminStore + ScanStore + HookStore + ProofStore + Send + Sync + 'static {
     /// Cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StorageError>;
     /// Register a new chain (idempotent).

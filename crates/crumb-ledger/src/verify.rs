@@ -25,6 +25,15 @@ pub enum ProblemKind {
     BadSignature,
     /// The chain ends before its last checkpoint (truncated tail).
     Truncated,
+    /// A signed batch's root does not match the records it covers, or records it covers
+    /// are missing.
+    BatchMismatch,
+    /// A record is not under any signed batch although the chain's batches continue past
+    /// records before it (an inserted record).
+    Unbatched,
+    /// The log of signed batches does not match a witnessed tree head or a receipt (a cut
+    /// tail, a deleted chain, rewritten history).
+    LogMismatch,
 }
 
 /// One problem, naming the first bad record.
@@ -49,6 +58,10 @@ pub struct VerifyReport {
     pub records: u64,
     /// Checkpoints checked.
     pub checkpoints: u64,
+    /// Signed batches checked.
+    pub batches: u64,
+    /// Batches in the log.
+    pub log_size: u64,
     /// Problems, in chain order then position; the first names the first bad record.
     pub problems: Vec<Problem>,
 }
@@ -220,7 +233,8 @@ pub fn verify_records(
     v.finish().1
 }
 
-/// Verify every chain in storage, reading records in pages.
+/// Verify every chain in storage, reading records in pages (records, links and
+/// checkpoints; the audit module's `verify_with` adds the signed batches and the log).
 pub async fn verify(storage: &dyn Storage, trusted: &[VerifyingKey]) -> Result<VerifyReport, StorageError> {
     let mut report = VerifyReport::default();
     for chain in storage.chains().await? {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::{LoggedBatch, ProofStore, sign_batch};
 use crate::storage::Storage;
+use crate::tree::{LogError, LogTree, TreeHead};
 use crate::{CheckpointKey, CheckpointKind, Entry, GENESIS, Record, now_ms};
 
 /// Why an append did not succeed.
@@ -88,7 +90,19 @@ impl WriterMetrics {
     }
 }
 
-type Job = (Entry, oneshot::Sender<Result<Record, AppendError>>);
+/// A committed record with the proof that it is in the log: the signed batch holding it
+/// (with its log position) and its inclusion proof in the batch's tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The record.
+    pub record: Record,
+    /// The signed batch, shared by every record of the batch.
+    pub batch: Arc<LoggedBatch>,
+    /// The record's inclusion proof in the batch's tree (hex hashes, bottom up).
+    pub inclusion_proof: Vec<String>,
+}
+
+type Job = (Entry, oneshot::Sender<Result<Committed, AppendError>>);
 
 /// A handle to the writer task. Cloning shares the task.
 #[derive(Clone)]
@@ -96,6 +110,8 @@ pub struct Ledger {
     tx: mpsc::Sender<Job>,
     chain: Arc<str>,
     metrics: Arc<WriterMetrics>,
+    key: CheckpointKey,
+    log: Arc<tokio::sync::Mutex<LogTree>>,
 }
 
 impl Ledger {
@@ -109,6 +125,7 @@ impl Ledger {
     ) -> (Ledger, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(opts.queue);
         let metrics = Arc::new(WriterMetrics::default());
+        let handle_key = key.clone();
         let w = Writer {
             storage,
             key,
@@ -120,11 +137,18 @@ impl Ledger {
             metrics: metrics.clone(),
         };
         let handle = tokio::spawn(w.run(rx));
-        (Ledger { tx, chain: chain.into(), metrics }, handle)
+        let log = Arc::default();
+        (Ledger { tx, chain: chain.into(), metrics, key: handle_key, log }, handle)
     }
 
     /// Append an entry; resolves once it is committed.
     pub async fn append(&self, entry: Entry) -> Result<Record, AppendError> {
+        self.append_proved(entry).await.map(|c| c.record)
+    }
+
+    /// Append an entry; resolves once it is committed, with its signed batch and
+    /// inclusion proof.
+    pub async fn append_proved(&self, entry: Entry) -> Result<Committed, AppendError> {
         let (tx, rx) = oneshot::channel();
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         let sent = self.tx.send((entry, tx)).await;
@@ -143,6 +167,23 @@ impl Ledger {
     /// Counters.
     pub fn metrics(&self) -> &Arc<WriterMetrics> {
         &self.metrics
+    }
+
+    /// The log-wide tree as `storage` holds it now (read incrementally and kept in memory),
+    /// handed to `f`.
+    pub async fn with_log<R>(&self, storage: &dyn ProofStore, f: impl FnOnce(&LogTree) -> R) -> Result<R, LogError> {
+        let mut log = self.log.lock().await;
+        if let Err(e) = log.sync(storage).await {
+            // Start over next time: the stored log is not what was read before.
+            *log = LogTree::default();
+            return Err(e);
+        }
+        Ok(f(&log))
+    }
+
+    /// Sign a tree head with this writer's key.
+    pub fn sign_tree_head(&self, size: u64, root: &crate::merkle::Hash, timestamp: i64) -> TreeHead {
+        TreeHead::sign(&self.key, size, root, timestamp)
     }
 }
 
@@ -220,13 +261,18 @@ impl Writer {
             senders.push(tx);
         }
         let began = Instant::now();
-        let res = tokio::time::timeout(self.opts.storage_timeout, self.storage.append(&records)).await;
+        // One signature per batch, over the Merkle root of its records' hashes; stored in
+        // the records' transaction, which also assigns its log position.
+        let (batch, tree) = sign_batch(&self.key, &records, now_ms());
+        let res = tokio::time::timeout(self.opts.storage_timeout, self.storage.append_batch(&records, &batch)).await;
         match res {
-            Ok(Ok(())) => {
+            Ok(Ok(log_index)) => {
                 self.metrics.observe(records.len(), began.elapsed());
                 self.head = Some((seq, hash));
-                for (r, tx) in records.into_iter().zip(senders) {
-                    let _ = tx.send(Ok(r));
+                let batch = Arc::new(LoggedBatch { log_index, batch });
+                for (i, (record, tx)) in records.into_iter().zip(senders).enumerate() {
+                    let inclusion_proof = tree.proof(i).map(|p| crate::tree::hex_proof(&p)).unwrap_or_default();
+                    let _ = tx.send(Ok(Committed { record, batch: batch.clone(), inclusion_proof }));
                 }
             }
             Ok(Err(e)) => {
@@ -240,7 +286,7 @@ impl Writer {
         }
     }
 
-    fn fail(&mut self, senders: Vec<oneshot::Sender<Result<Record, AppendError>>>) {
+    fn fail(&mut self, senders: Vec<oneshot::Sender<Result<Committed, AppendError>>>) {
         // The outcome is unknown (a commit may have landed): re-read the head next time.
         self.head = None;
         self.metrics.storage_errors.fetch_add(1, Ordering::Relaxed);

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::net;
+use crate::proofs::{BatchBody, BatchInclusionBody, TreeHeadBody};
 use crate::state::AppState;
 
 /// Largest consent body accepted.
@@ -57,6 +58,8 @@ pub struct Receipt {
     /// The visitor's consent id.
     #[schemars(extend("format" = "uuid"))]
     pub consent_id: String,
+    /// The writer's chain the record is on.
+    pub chain: String,
     /// Position on the writer's chain.
     pub seq: i64,
     /// The record's hash (hex SHA-256).
@@ -67,6 +70,11 @@ pub struct Receipt {
     /// When the decision expires and the banner asks again (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     pub expires_at: String,
+    /// The signed batch the record was committed in (its Merkle root signed once).
+    pub batch: BatchBody,
+    /// The record's inclusion proof in the batch's tree (hex hashes, bottom up; leaf
+    /// `seq - first_seq`). `crumb ledger verify-receipt` checks it offline.
+    pub inclusion_proof: Vec<String>,
 }
 
 fn header_flag(h: &HeaderMap, name: &str) -> bool {
@@ -173,15 +181,19 @@ pub(crate) async fn post_consent(
         expires_at: now + site.lifetime_ms,
         retain_until: now + site.retain_ms,
     };
-    match st.ledger().append(entry).await {
-        Ok(r) => {
+    match st.ledger().append_proved(entry).await {
+        Ok(c) => {
+            let r = c.record;
             tracing::debug!(site = %r.entry.site, seq = r.seq, "consent recorded");
             let receipt = Receipt {
                 consent_id: r.entry.consent_id,
+                chain: r.chain,
                 seq: r.seq,
                 hash: r.hash,
                 recorded_at: rfc3339(r.entry.recorded_at),
                 expires_at: rfc3339(r.entry.expires_at),
+                batch: BatchBody::from(c.batch.as_ref()),
+                inclusion_proof: c.inclusion_proof,
             };
             Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(receipt)).into_response())
         }
@@ -199,6 +211,8 @@ pub struct History {
     pub consent_id: String,
     /// Its decisions, oldest first.
     pub records: Vec<HistoryItem>,
+    /// The signed tree head every `batch_inclusion` is proved against.
+    pub tree_head: TreeHeadBody,
 }
 
 /// One record in a visitor's history (no address hash).
@@ -234,6 +248,13 @@ pub struct HistoryItem {
     pub seq: i64,
     /// Hash.
     pub hash: String,
+    /// The signed batch holding the record (absent for records written before batches
+    /// were signed).
+    pub batch: Option<BatchBody>,
+    /// The record's inclusion proof in the batch's tree.
+    pub inclusion_proof: Vec<String>,
+    /// The batch's inclusion proof in `tree_head`.
+    pub batch_inclusion: Option<BatchInclusionBody>,
 }
 
 impl From<Record> for HistoryItem {
@@ -253,6 +274,9 @@ impl From<Record> for HistoryItem {
             chain: r.chain,
             seq: r.seq,
             hash: r.hash,
+            batch: None,
+            inclusion_proof: Vec::new(),
+            batch_inclusion: None,
         }
     }
 }
@@ -269,6 +293,23 @@ pub(crate) async fn get_history(State(st): State<AppState>, Path(id): Path<Strin
     if recs.is_empty() {
         return Err(ApiError::not_found("unknown_consent_id", "no decisions are recorded under this consent id"));
     }
-    let records: Vec<HistoryItem> = recs.into_iter().map(HistoryItem::from).collect();
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(History { consent_id: id, records })).into_response())
+    let mut records = Vec::with_capacity(recs.len());
+    for r in recs {
+        let batch = match tokio::time::timeout(Duration::from_secs(5), crate::proofs::record_in_batch(&st, &r)).await {
+            Ok(Ok(b)) => b,
+            _ => return Err(ApiError::unavailable("the ledger is not reachable right now")),
+        };
+        let mut item = HistoryItem::from(r);
+        if let Some((b, proof)) = batch {
+            item.batch = Some(BatchBody::from(&b));
+            item.inclusion_proof = proof;
+        }
+        records.push(item);
+    }
+    let indexes: Vec<Option<i64>> = records.iter().map(|i| i.batch.as_ref().map(|b| b.log_index)).collect();
+    let (tree_head, proofs) = crate::proofs::prove_batches(&st, &indexes).await?;
+    for (item, p) in records.iter_mut().zip(proofs) {
+        item.batch_inclusion = p;
+    }
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(History { consent_id: id, records, tree_head })).into_response())
 }

@@ -7,7 +7,8 @@
 //! middleware, operational handlers), [`consent`] (the consent API), [`pages`] (policy pages
 //! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`stats`]
 //! (the statistics API) and [`apikeys`] (its keys), [`webhooks`] (events, signing, the
-//! outbox deliverer), [`openapi`],
+//! outbox deliverer), [`proofs`] (tree heads, consistency proofs, the batch proofs receipts
+//! carry), [`openapi`],
 //! [`sites`] (loading inventories), [`net`], [`secrets`], [`metrics`], [`error`]. Handlers
 //! import [`state`], never [`routes`]; the consent rules are `crumb_core::consent`'s.
 //!
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod pages;
+pub mod proofs;
 pub mod routes;
 pub mod secrets;
 pub mod sites;

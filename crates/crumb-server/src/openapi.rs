@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::consent::{ConsentRequest, History, MAX_BODY, Receipt};
 use crate::error::ErrorBody;
+use crate::proofs::{ConsistencyBody, TreeHeadBody};
 use crate::stats::SiteStats;
 
 /// `components.schemas`: the schemas of the types the API reads and writes.
@@ -19,6 +20,8 @@ fn schemas() -> Value {
     generator.subschema_for::<Receipt>();
     generator.subschema_for::<History>();
     generator.subschema_for::<SiteStats>();
+    generator.subschema_for::<TreeHeadBody>();
+    generator.subschema_for::<ConsistencyBody>();
     Value::Object(generator.take_definitions(true))
 }
 
@@ -87,6 +90,27 @@ pub fn document() -> Value {
                     "200": {"description": "every decision under this id, oldest first", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/History"}}}},
                     "400": error_response("not a UUID"),
                     "404": error_response("no decisions under this id"),
+                    "503": error_response("storage unavailable")
+                }
+            }},
+            "/api/v1/ledger/tree-head": {"get": {
+                "summary": "The log's signed tree head (public, cacheable, no personal data)",
+                "description": "The RFC 9162 Merkle tree over every signed batch of every writer, in log order; signed with the answering server's checkpoint key. Witnesses (`crumb ledger witness`) poll it. See docs/ledger.md.",
+                "responses": {
+                    "200": {"description": "the tree head", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TreeHead"}}}},
+                    "503": error_response("storage unavailable")
+                }
+            }},
+            "/api/v1/ledger/consistency": {"get": {
+                "summary": "An RFC 9162 consistency proof between two tree sizes (public, cacheable)",
+                "parameters": [
+                    {"name": "from", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}, "description": "the older size"},
+                    {"name": "to", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}, "description": "the newer size, at most the current one"}
+                ],
+                "responses": {
+                    "200": {"description": "the proof", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConsistencyProof"}}}},
+                    "400": error_response("missing, unknown or non-numeric parameter, or from larger than to"),
+                    "404": error_response("to is larger than the log"),
                     "503": error_response("storage unavailable")
                 }
             }},

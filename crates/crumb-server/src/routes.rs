@@ -44,6 +44,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/s/{site}/declaration.json", get(declaration))
         // Server to server, behind an API key: no CORS.
         .route("/api/v1/stats", get(get_stats))
+        // Public, cacheable, no personal data.
+        .route("/api/v1/ledger/tree-head", get(crate::proofs::get_tree_head))
+        .route("/api/v1/ledger/consistency", get(crate::proofs::get_consistency))
         .merge(api)
         .merge(crate::banner::routes(crate::banner::BannerCache::default()))
         .merge(extra)

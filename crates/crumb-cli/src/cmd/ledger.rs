@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crumb_ledger::{Storage, export, verify};
+use crumb_ledger::{Storage, export, verify_with};
 use crumb_server::secrets;
 use miette::{IntoDiagnostic, miette};
 
@@ -37,10 +37,13 @@ pub struct Common {
 /// Ledger subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
-    /// Recompute every hash and check every signed checkpoint; name the first bad record.
+    /// Recompute every hash and check every signed checkpoint, batch and the log; name the
+    /// first bad record or batch.
     #[command(after_help = "Examples:
   crumb ledger verify                                   the data directory's ledger and key
   crumb ledger verify --database postgres://crumb@db/crumb --public-key 3b6a27bc...
+  crumb ledger verify --tree-head witness.json          also: the log still holds what a witness saw
+  crumb ledger verify --receipt receipt.json            also: the log still holds this receipt's record
   crumb ledger verify --json | jq '.problems[0]'
 
 Exit codes: 0 intact, 1 tampering found (the first bad record is named), 2 could not run.")]
@@ -50,10 +53,22 @@ Exit codes: 0 intact, 1 tampering found (the first bad record is named), 2 could
         /// Trusted checkpoint public key (hex; repeatable). Default: the data directory's key.
         #[arg(long = "public-key")]
         public_key: Vec<String>,
+        /// A witnessed tree head (a `crumb ledger witness` state file or a tree head JSON;
+        /// repeatable): the log must still extend it.
+        #[arg(long = "tree-head")]
+        tree_head: Vec<PathBuf>,
+        /// A receipt (the 201 body; repeatable): its batch and record must still be stored.
+        #[arg(long)]
+        receipt: Vec<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Check a consent receipt offline against the operator's public key, and optionally
+    /// that the server's log still holds it.
+    VerifyReceipt(super::proofs::VerifyReceiptArgs),
+    /// Watch a server's signed tree heads; exit non-zero on any inconsistency.
+    Witness(super::witness::WitnessArgs),
     /// Write records as CSV or JSON lines.
     #[command(after_help = "Examples:
   crumb ledger export --site leadsgen --from 2026-01-01 --to 2026-02-01 --format csv -o jan.csv
@@ -120,14 +135,41 @@ pub fn run(args: Args) -> miette::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().into_diagnostic()?;
     rt.block_on(async move {
         match args.command {
-            Sub::Verify { common, public_key, json } => verify_cmd(&common, &public_key, json).await,
+            Sub::Verify { common, public_key, tree_head, receipt, json } => {
+                verify_cmd(&common, &public_key, &tree_head, &receipt, json).await
+            }
             Sub::Export { common, from, to, format, output } => export_cmd(&common, from, to, format, output).await,
             Sub::Stats { common, from, to, json } => stats_cmd(&common, from, to, json).await,
+            Sub::VerifyReceipt(a) => super::proofs::verify_receipt(a).await,
+            Sub::Witness(a) => super::witness::witness(a).await,
         }
     })
 }
 
-async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miette::Result<u8> {
+async fn verify_cmd(
+    common: &Common,
+    public_keys: &[String],
+    heads: &[PathBuf],
+    receipts: &[PathBuf],
+    json: bool,
+) -> miette::Result<u8> {
+    if common.site.is_some() {
+        return Err(miette!(
+            help = "run `crumb ledger verify` without --site: the chains interleave every site's records",
+            "verify checks whole chains; it cannot check one site alone"
+        ));
+    }
+    let mut witnessed = Vec::new();
+    for h in heads {
+        witnessed.push(super::witness::read_head(h)?.ok_or_else(|| miette!("{}: no such file", h.display()))?);
+    }
+    let mut proofs = Vec::new();
+    for r in receipts {
+        let text = std::fs::read_to_string(r).map_err(|e| miette!("{}: {e}", r.display()))?;
+        proofs.push(
+            serde_json::from_str(&text).map_err(|e| miette!("{}: not a receipt with a proof: {e}", r.display()))?,
+        );
+    }
     let mut trusted = Vec::new();
     for k in public_keys {
         trusted.push(crumb_ledger::keys::public_from_hex(k).map_err(|e| miette!("--public-key {k}: {e}"))?);
@@ -145,13 +187,13 @@ async fn verify_cmd(common: &Common, public_keys: &[String], json: bool) -> miet
         trusted.push(key.verifying_key());
     }
     let storage = open(common).await?;
-    let report = verify(&*storage, &trusted).await.map_err(|e| miette!("{e}"))?;
+    let report = verify_with(&*storage, &trusted, &witnessed, &proofs).await.map_err(|e| miette!("{e}"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).into_diagnostic()?);
     } else if report.ok() {
         println!(
-            "ok: {} records on {} chains verified against {} signed checkpoints",
-            report.records, report.chains, report.checkpoints
+            "ok: {} records on {} chains verified against {} signed checkpoints and {} signed batches ({} in the log)",
+            report.records, report.chains, report.checkpoints, report.batches, report.log_size
         );
         let keys: Vec<String> = trusted.iter().map(|k| hex::encode(k.to_bytes())).collect();
         println!("checkpoint public key: {}", keys.join(", "));

@@ -10,6 +10,8 @@ pub mod demo;
 pub mod init;
 pub mod ledger;
 pub mod policy;
+pub mod proofs;
 pub mod proxy;
 pub mod scan;
 pub mod serve;
+pub mod witness;

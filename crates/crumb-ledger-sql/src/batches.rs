@@ -1,0 +1,74 @@
+//! [`ProofStore`] once for both databases; `append_batch` is the backend's own (it shares
+//! the records' transaction).
+
+use async_trait::async_trait;
+use crumb_ledger::{LoggedBatch, ProofStore, Record, SignedBatch, StorageError};
+use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+
+use crate::rows::Decodes;
+use crate::{Backend, SqlStorage, unavailable};
+
+/// The columns of `batches`, in the order [`logged_batch`] reads them.
+pub const BATCH_COLS: &str = "log_index, chain, first_seq, last_seq, root, signed_at, public_key, signature";
+
+fn logged_batch<R: Decodes>(r: &R) -> Result<LoggedBatch, StorageError> {
+    Ok(LoggedBatch {
+        log_index: r.int_at(0)?,
+        batch: SignedBatch {
+            chain: r.text_at(1)?,
+            first_seq: r.int_at(2)?,
+            last_seq: r.int_at(3)?,
+            root: r.text_at(4)?,
+            signed_at: r.int_at(5)?,
+            public_key: r.text_at(6)?,
+            signature: r.text_at(7)?,
+        },
+    })
+}
+
+#[async_trait]
+impl<B> ProofStore for SqlStorage<B>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    async fn append_batch(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
+        B::append_batch(&self.writes, records, batch).await
+    }
+
+    async fn log_batches(&self, from: i64, limit: i64) -> Result<Vec<LoggedBatch>, StorageError> {
+        let rows =
+            sqlx::query(&format!("SELECT {BATCH_COLS} FROM batches WHERE log_index >= $1 ORDER BY log_index LIMIT $2"))
+                .bind(from)
+                .bind(limit)
+                .fetch_all(&self.reads)
+                .await
+                .map_err(unavailable)?;
+        rows.iter().map(logged_batch).collect()
+    }
+
+    async fn chain_batches(&self, chain: &str) -> Result<Vec<LoggedBatch>, StorageError> {
+        let rows = sqlx::query(&format!("SELECT {BATCH_COLS} FROM batches WHERE chain = $1 ORDER BY first_seq"))
+            .bind(chain)
+            .fetch_all(&self.reads)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(logged_batch).collect()
+    }
+
+    async fn batch_of(&self, chain: &str, seq: i64) -> Result<Option<LoggedBatch>, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {BATCH_COLS} FROM batches WHERE chain = $1 AND first_seq <= $2 AND last_seq >= $2 \
+             ORDER BY first_seq DESC LIMIT 1"
+        ))
+        .bind(chain)
+        .bind(seq)
+        .fetch_optional(&self.reads)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref().map(logged_batch).transpose()
+    }
+}
