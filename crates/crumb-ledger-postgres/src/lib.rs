@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use crumb_ledger::{Record, StorageError};
 use crumb_ledger_sql::{Backend, SqlStorage, unavailable};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
 
 /// The PostgreSQL ledger: the shared SQL of [`crumb_ledger_sql`] over [`PgBackend`].
 /// `PgStorage::open("postgres://user@host:5432/db")` connects and migrates; reads and
@@ -49,14 +49,17 @@ impl Backend for PgBackend {
         Ok((pool.clone(), pool))
     }
 
-    async fn append(pool: &PgPool, recs: &[Record]) -> Result<(), StorageError> {
+    const CHOICES: &'static str = "json_each_text(r.choices::json) AS c";
+    const GRANTED: &'static str = "(c.value = 'true')";
+
+    async fn insert(conn: &mut PgConnection, recs: &[Record]) -> Result<(), StorageError> {
         if recs.is_empty() {
             return Ok(());
         }
         // One statement for the whole batch, whatever its size: each column is bound as an
         // array and UNNEST turns the arrays back into rows. The statement text never
-        // changes, so it is prepared once per connection; a single statement is its own
-        // transaction (atomic, committed before it returns).
+        // changes, so it is prepared once per connection. It runs inside the transaction
+        // `append` holds, which also counts the records into the aggregates.
         let col = |f: fn(&Record) -> String| recs.iter().map(f).collect::<Vec<String>>();
         let opt = |f: fn(&Record) -> Option<String>| recs.iter().map(f).collect::<Vec<Option<String>>>();
         let int = |f: fn(&Record) -> i64| recs.iter().map(f).collect::<Vec<i64>>();
@@ -82,7 +85,7 @@ impl Backend for PgBackend {
             .bind(int(|r| r.entry.retain_until))
             .bind(col(|r| r.prev_hash.clone()))
             .bind(col(|r| r.hash.clone()))
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map_err(unavailable)?;
         Ok(())

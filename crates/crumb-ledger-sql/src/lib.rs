@@ -23,6 +23,7 @@ use crumb_ledger::{Record, StorageError};
 use sqlx::{Database, Pool};
 
 mod admin;
+pub mod aggregates;
 mod rows;
 mod scans;
 mod storage;
@@ -46,8 +47,15 @@ pub trait Backend: Send + Sync + 'static {
     /// writes)` (they may be the same pool).
     async fn connect(url: &str) -> Result<(Pool<Self::Db>, Pool<Self::Db>), StorageError>;
 
-    /// Insert `records` on `writes` in one transaction: all or none.
-    async fn append(writes: &Pool<Self::Db>, records: &[Record]) -> Result<(), StorageError>;
+    /// A `FROM` item that turns `r.choices` (a JSON object) into rows `c.key` (the category)
+    /// and `c.value`.
+    const CHOICES: &'static str;
+    /// Whether `c.value` of [`Backend::CHOICES`] is a grant, as the database's boolean.
+    const GRANTED: &'static str;
+
+    /// Insert `records` on `conn`, inside the transaction [`SqlStorage`]'s `append` holds
+    /// (which also counts them into the aggregates).
+    async fn insert(conn: &mut <Self::Db as Database>::Connection, records: &[Record]) -> Result<(), StorageError>;
 
     /// Rows an `INSERT`, `UPDATE` or `DELETE` touched.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;

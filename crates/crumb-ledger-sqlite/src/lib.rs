@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use crumb_ledger::{Record, StorageError};
 use crumb_ledger_sql::{Backend, RECORD_COL_COUNT, RECORD_COLS, SqlStorage, unavailable};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 /// The SQLite ledger: the shared SQL of [`crumb_ledger_sql`] over [`SqliteBackend`].
 /// `SqliteStorage::open("sqlite://path/to/ledger.db")` opens (creating if needed) and
@@ -62,18 +62,14 @@ impl Backend for SqliteBackend {
         Ok((pool, writer))
     }
 
-    async fn append(writer: &SqlitePool, recs: &[Record]) -> Result<(), StorageError> {
-        if recs.len() <= MAX_STATEMENT_ROWS {
-            // One statement in autocommit mode is its own transaction (atomic, and on disk
-            // when it returns with `synchronous = FULL`): no BEGIN and COMMIT round trips.
-            insert_records(recs).build().execute(writer).await.map_err(unavailable)?;
-            return Ok(());
-        }
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+    const CHOICES: &'static str = "json_each(r.choices) AS c";
+    const GRANTED: &'static str = "(c.value = 1)";
+
+    async fn insert(conn: &mut SqliteConnection, recs: &[Record]) -> Result<(), StorageError> {
+        // One statement per 1,024 records, inside the transaction `append` holds.
         for chunk in recs.chunks(MAX_STATEMENT_ROWS) {
-            insert_records(chunk).build().execute(&mut *tx).await.map_err(unavailable)?;
+            insert_records(chunk).build().execute(&mut *conn).await.map_err(unavailable)?;
         }
-        tx.commit().await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -96,7 +92,7 @@ fn statement_rows(n: usize) -> usize {
 
 /// One INSERT of `recs` (at most 1,024), padded with rows of NULLs up to a size of
 /// [`STATEMENT_ROWS`] that the statement skips: a batch of any size is one statement (one
-/// round trip to SQLite's thread, its own transaction), and only eleven statements are
+/// round trip to SQLite's thread), and only eleven statements are
 /// ever prepared (all stay in the statement cache).
 fn insert_records(recs: &[Record]) -> QueryBuilder<'_, Sqlite> {
     let padding = statement_rows(recs.len()) - recs.len();

@@ -13,6 +13,8 @@
 //!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
 //! - [`record_hash`] hashes a record's canonical encoding, versioned and written field by
 //!   field ([`hash`]; the field list and order are in `docs/ledger.md`).
+//! - [`aggregates`] are the counts kept beside the records in the same transaction, which
+//!   the dashboard and the statistics API read.
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
 //! - [`AdminStore`] keeps the dashboard's accounts and sessions and the statistics API's
 //!   keys beside the ledger, and
@@ -23,7 +25,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub mod admin;
+pub mod aggregates;
 pub mod conformance;
+pub mod conformance_aggregates;
 pub mod export;
 pub mod hash;
 pub mod keys;
@@ -35,6 +39,7 @@ pub mod verify;
 pub mod writer;
 
 pub use admin::{AdminStore, ApiKeyRow};
+pub use aggregates::{AggQuery, AggRow, Dim, Key, Table};
 pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};
 pub use keys::{CheckpointKey, KeyError};
 pub use scans::{ScanRow, ScanStore};
