@@ -36,3 +36,18 @@ CREATE TABLE agg_hours (
     PRIMARY KEY (site, hour_at, action, is_first)
 );
 CREATE INDEX agg_hours_hour ON agg_hours (hour_at);
+
+-- Backfill: the records already stored, counted with the statements a batch is counted with
+-- (crumb_ledger_sql::aggregates; a test keeps them the same).
+INSERT INTO agg_decisions (site, day_at, action, region, gpc, dnt, policy_version, is_first, n) SELECT site, day_at, action, region, gpc, dnt, policy_version, is_first, COUNT(*)
+    FROM (SELECT r.site, (r.recorded_at / 86400000) * 86400000 AS day_at, r.action, COALESCE(r.region, '') AS region, r.gpc, r.dnt, r.policy_version, NOT EXISTS (SELECT 1 FROM records p WHERE p.consent_id = r.consent_id AND (p.recorded_at, p.chain, p.seq) < (r.recorded_at, r.chain, r.seq)) AS is_first FROM records r WHERE TRUE) t
+    GROUP BY site, day_at, action, region, gpc, dnt, policy_version, is_first
+    ON CONFLICT (site, day_at, action, region, gpc, dnt, policy_version, is_first) DO UPDATE SET n = agg_decisions.n + excluded.n;
+INSERT INTO agg_categories (site, day_at, category, granted, n) SELECT site, day_at, category, granted, COUNT(*)
+    FROM (SELECT r.site, (r.recorded_at / 86400000) * 86400000 AS day_at, c.key AS category, (c.value = 'true') AS granted FROM records r, json_each_text(r.choices::json) AS c WHERE TRUE) t
+    GROUP BY site, day_at, category, granted
+    ON CONFLICT (site, day_at, category, granted) DO UPDATE SET n = agg_categories.n + excluded.n;
+INSERT INTO agg_hours (site, hour_at, action, is_first, n, first_at, last_at) SELECT site, hour_at, action, is_first, COUNT(*), MIN(recorded_at), MAX(recorded_at)
+    FROM (SELECT r.site, (r.recorded_at / 3600000) * 3600000 AS hour_at, r.action, NOT EXISTS (SELECT 1 FROM records p WHERE p.consent_id = r.consent_id AND (p.recorded_at, p.chain, p.seq) < (r.recorded_at, r.chain, r.seq)) AS is_first, r.recorded_at FROM records r WHERE TRUE) t
+    GROUP BY site, hour_at, action, is_first
+    ON CONFLICT (site, hour_at, action, is_first) DO UPDATE SET n = agg_hours.n + excluded.n, first_at = CASE WHEN excluded.first_at < agg_hours.first_at THEN excluded.first_at ELSE agg_hours.first_at END, last_at = CASE WHEN excluded.last_at > agg_hours.last_at THEN excluded.last_at ELSE agg_hours.last_at END;

@@ -264,7 +264,7 @@ where
         let row = sqlx::query("SELECT COUNT(*) FROM checkpoints").fetch_one(&self.reads).await.map_err(unavailable)?;
         st.checkpoints = row.int_at(0)?;
         Ok(st)
-        }
+    }
 
     async fn aggregates(&self, q: &AggQuery) -> Result<Vec<AggRow>, StorageError> {
         let sql = agg::query_sql(q)?;

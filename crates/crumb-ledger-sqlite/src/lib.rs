@@ -153,6 +153,50 @@ mod tests {
 
     crumb_ledger::conformance_tests!(fresh());
 
+    /// A ledger written before the aggregates existed gets them counted by the migration.
+    #[tokio::test]
+    async fn the_aggregates_migration_counts_an_existing_ledger() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let s = SqliteStorage::open(&url).await.expect("open");
+        let mut recs: Vec<Record> = Vec::new();
+        for i in 0..40 {
+            let (seq, hash) =
+                recs.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, crumb_ledger::GENESIS.to_string()));
+            let e = crumb_ledger::conformance::sample_entry(i, 1_800_000_000_000 + i * 3_000_000);
+            recs.push(Record::chain_after("c", seq, &hash, e));
+        }
+        s.append(&recs).await.expect("append");
+        let counted = crumb_ledger::conformance_aggregates::stored(&s).await;
+        assert!(!counted.is_empty());
+        // Back to the schema before 0006: no aggregate tables, 0006 not applied.
+        for stmt in [
+            "DROP TABLE agg_decisions",
+            "DROP TABLE agg_categories",
+            "DROP TABLE agg_hours",
+            "DELETE FROM _sqlx_migrations WHERE version = 6",
+        ] {
+            sqlx::query(stmt).execute(s.pool()).await.expect(stmt);
+        }
+        drop(s);
+        let s = SqliteStorage::open(&url).await.expect("reopen and migrate");
+        assert_eq!(crumb_ledger::conformance_aggregates::stored(&s).await, counted);
+        assert_eq!(counted, crumb_ledger::aggregates::recount(&recs));
+    }
+
+    /// The migration that adds the aggregates counts the records already stored with the
+    /// same statements `append` counts a batch with.
+    #[test]
+    fn aggregates_migration_backfills_with_the_shared_sql() {
+        let migration = include_str!("../migrations/0006_aggregates.sql");
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let missing: Vec<String> = crumb_ledger_sql::aggregates::backfill_statements::<SqliteBackend>()
+            .into_iter()
+            .filter(|stmt| !flat(migration).contains(&flat(stmt)))
+            .collect();
+        assert!(missing.is_empty(), "0006_aggregates.sql lacks:\n{};", missing.join(";\n"));
+    }
+
     #[test]
     fn every_batch_size_has_one_statement() {
         assert_eq!(statement_rows(1), 1);

@@ -159,7 +159,8 @@ pub async fn aggregate_queries(s: Arc<dyn Storage>) {
         to,
         group,
     };
-    let rows = s.aggregates(&q(Table::Decisions, Some("leadsgen"), day0, day0 + 2 * day, vec![Dim::Day, Dim::First])).await;
+    let rows =
+        s.aggregates(&q(Table::Decisions, Some("leadsgen"), day0, day0 + 2 * day, vec![Dim::Day, Dim::First])).await;
     let rows: Vec<(Vec<Key>, i64)> = rows.expect("aggregates").into_iter().map(|r| (r.keys, r.n)).collect();
     assert_eq!(
         rows,
