@@ -6,7 +6,8 @@
 //! One module per concern: [`state`] (what handlers share), [`routes`] (the router, shared
 //! middleware, operational handlers), [`consent`] (the consent API), [`pages`] (policy pages
 //! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`stats`]
-//! (the statistics API) and [`apikeys`] (its keys), [`openapi`],
+//! (the statistics API) and [`apikeys`] (its keys), [`figures`] (the figures both it and the
+//! dashboard sum from the ledger's aggregates), [`openapi`],
 //! [`sites`] (loading inventories), [`net`], [`secrets`], [`metrics`], [`error`]. Handlers
 //! import [`state`], never [`routes`]; the consent rules are `crumb_core::consent`'s.
 //!
@@ -26,6 +27,7 @@ pub mod apikeys;
 pub mod banner;
 pub mod consent;
 pub mod error;
+pub mod figures;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
