@@ -25,7 +25,7 @@ pub const PAGE_SIZE: i64 = 100;
 pub(crate) const STYLESHEET: &str = include_str!("../templates/admin.css");
 
 /// Every template: the name an override file must have, and the built-in text.
-pub const TEMPLATES: [(&str, &str); 7] = [
+pub const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("overview.html", include_str!("../templates/overview.html")),
@@ -33,6 +33,7 @@ pub const TEMPLATES: [(&str, &str); 7] = [
     ("versions.html", include_str!("../templates/versions.html")),
     ("scans.html", include_str!("../templates/scans.html")),
     ("scan.html", include_str!("../templates/scan.html")),
+    ("charts.html", include_str!("../templates/charts.html")),
 ];
 
 /// How the dashboard is set up.

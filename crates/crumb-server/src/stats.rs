@@ -15,8 +15,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::apikeys;
-use crate::figures::{ACTIONS, Figures, figures, whole_hour};
 use crate::error::ApiError;
+use crate::figures::{ACTIONS, Figures, figures, whole_hour};
 use crate::state::AppState;
 
 /// The query string of `GET /api/v1/stats`.
