@@ -224,6 +224,10 @@ async fn charts_story(database: Option<&str>, shots: Option<&str>) {
     let fill = "getComputedStyle(document.querySelector('svg[data-chart=decisions] rect.s0[data-value]')).fill";
     let light: String = eval(&page, fill).await;
     assert_eq!(light, "rgb(46, 125, 50)");
+    if shots.is_some() {
+        // Tall enough for every chart on one screenshot.
+        viewport(&page, 1100, 3000, false).await;
+    }
     if let Some(dir) = shots {
         screenshot(&page, &std::path::Path::new(dir).join("charts-light.png")).await;
     }
