@@ -48,11 +48,12 @@ fn nice_max(max: f64, unit: Unit) -> f64 {
     if unit == Unit::Share {
         return 1.0;
     }
-    if max <= 0.0 {
-        return 1.0;
+    // Counts: at least 4, and a multiple of 4 below 100, so the four grid steps are whole.
+    if max <= 4.0 {
+        return 4.0;
     }
     let mag = 10f64.powf(max.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|v| *v >= max).unwrap_or(10.0 * mag)
+    [1.0, 2.0, 4.0, 6.0, 8.0, 12.0].iter().map(|m| m * mag).find(|v| *v >= max).unwrap_or(12.0 * mag)
 }
 
 fn open(id: &str, title: &str, out: &mut String) {
@@ -219,5 +220,6 @@ mod tests {
         let svg = lines("r", "Rate", &labels, &series, Unit::Share);
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains(">100.0%<"), "a share axis tops at 100%");
+        assert_eq!([3.0, 10.0, 45.0, 100.0].map(|m| nice_max(m, Unit::Count)), [4.0, 12.0, 60.0, 100.0]);
     }
 }
