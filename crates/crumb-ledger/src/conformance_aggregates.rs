@@ -139,11 +139,11 @@ pub async fn aggregates_equal_recount(s: Arc<dyn Storage>) {
 pub async fn aggregate_queries(s: Arc<dyn Storage>) {
     let day = crate::aggregates::DAY_MS;
     let mut recs: Vec<Record> = Vec::new();
+    let mut g = Gen(7);
     // Visitor 1 decides on day 0 and changes on day 1; visitor 2 decides on day 1.
-    for (i, (who, at, action)) in
-        [(1, T0, "accept_all"), (1, T0 + day, "reject_all"), (2, T0 + day + 5, "accept_all")].into_iter().enumerate()
-    {
-        let mut e = crate::conformance::sample_entry(i as i64, at);
+    for (who, at, action) in [(1, T0, "accept_all"), (1, T0 + day, "reject_all"), (2, T0 + day + 5, "accept_all")] {
+        let mut e = random_entry(&mut g);
+        e.recorded_at = at;
         e.consent_id = format!("0193a2b4-7c1d-7e55-9a0b-{who:012x}");
         e.site = "leadsgen".into();
         e.action = action.into();
