@@ -133,13 +133,16 @@ pub struct AggRow {
     pub last_at: Option<i64>,
 }
 
+/// Every bucket of the three tables: `(table, keys)` to `(n, first_at, last_at)`.
+pub type Buckets = BTreeMap<(Table, Vec<Key>), (i64, Option<i64>, Option<i64>)>;
+
 /// Every bucket of the three tables, as a recount from `records` gives it: the oracle the
 /// conformance suite compares the stored aggregates with. Buckets with no record are absent.
-pub fn recount(records: &[Record]) -> BTreeMap<(Table, Vec<Key>), (i64, Option<i64>, Option<i64>)> {
+pub fn recount(records: &[Record]) -> Buckets {
     let mut order: Vec<&Record> = records.iter().collect();
     order.sort_by(|a, b| (a.entry.recorded_at, &a.chain, a.seq).cmp(&(b.entry.recorded_at, &b.chain, b.seq)));
     let mut seen = std::collections::HashSet::new();
-    let mut out: BTreeMap<(Table, Vec<Key>), (i64, Option<i64>, Option<i64>)> = BTreeMap::new();
+    let mut out = Buckets::new();
     let mut add = |table, keys: Vec<Key>, at: Option<i64>| {
         let slot = out.entry((table, keys)).or_insert((0, at, at));
         slot.0 += 1;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::aggregates::{AggQuery, Dim, Key, Table, recount};
+use crate::aggregates::{AggQuery, Buckets, Dim, Key, Table, recount};
 use crate::storage::Storage;
 use crate::{CheckpointKey, Entry, GENESIS, Record, retention};
 
@@ -61,8 +61,8 @@ fn random_entry(g: &mut Gen) -> Entry {
 
 /// Every stored aggregate bucket, as the storage answers when grouped by all of a table's
 /// dimensions.
-pub async fn stored(s: &dyn Storage) -> BTreeMap<(Table, Vec<Key>), (i64, Option<i64>, Option<i64>)> {
-    let mut out = BTreeMap::new();
+pub async fn stored(s: &dyn Storage) -> Buckets {
+    let mut out = Buckets::new();
     for table in [Table::Decisions, Table::Categories, Table::Hours] {
         let q = AggQuery { table, site: None, from: i64::MIN, to: i64::MAX, group: table.dims().to_vec() };
         for row in s.aggregates(&q).await.expect("aggregates") {
