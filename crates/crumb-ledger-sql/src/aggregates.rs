@@ -3,10 +3,10 @@
 //! for the dashboard and the statistics API.
 //!
 //! Every count comes from one `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`
-//! per table over the records a [`Scope`] selects: the run of records a batch just
+//! per table over the records a `Scope` selects: the run of records a batch just
 //! inserted, or a site and time range being recounted. A record is a first decision when
 //! no record of its consent id precedes it in `(recorded_at, chain, seq)` order
-//! ([`FIRST`]). When a batch holds a visitor's decision that is earlier than one already
+//! (`FIRST`). When a batch holds a visitor's decision that is earlier than one already
 //! stored (two servers, two chains), the later one stops being the first: the days of such
 //! records are recounted in the same transaction. Retention recounts the days of the
 //! visitors whose records it deletes, after deleting them.
