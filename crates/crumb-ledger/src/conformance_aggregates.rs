@@ -1,6 +1,6 @@
 //! Conformance stories for the [aggregates](crate::aggregates): after every append,
 //! failed append, retention run and rebuild, the stored aggregates equal
-//! [`recount`](crate::aggregates::recount) of the stored records.
+//! [`recount`] of the stored records.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
