@@ -53,7 +53,7 @@ fn nice_max(max: f64, unit: Unit) -> f64 {
         return 4.0;
     }
     let mag = 10f64.powf(max.log10().floor());
-    [1.0, 2.0, 4.0, 6.0, 8.0, 12.0].iter().map(|m| m * mag).find(|v| *v >= max).unwrap_or(12.0 * mag)
+    [1.2, 2.0, 4.0, 6.0, 8.0, 12.0].iter().map(|m| m * mag).find(|v| *v >= max).unwrap_or(12.0 * mag)
 }
 
 fn open(id: &str, title: &str, out: &mut String) {
@@ -220,6 +220,6 @@ mod tests {
         let svg = lines("r", "Rate", &labels, &series, Unit::Share);
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains(">100.0%<"), "a share axis tops at 100%");
-        assert_eq!([3.0, 10.0, 45.0, 100.0].map(|m| nice_max(m, Unit::Count)), [4.0, 12.0, 60.0, 100.0]);
+        assert_eq!([3.0, 10.0, 45.0, 100.0].map(|m| nice_max(m, Unit::Count)), [4.0, 12.0, 60.0, 120.0]);
     }
 }
