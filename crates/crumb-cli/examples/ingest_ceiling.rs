@@ -194,6 +194,12 @@ impl Storage for Discard {
     async fn stats(&self, _: Option<&str>, _: i64, _: i64) -> Result<Stats, StorageError> {
         Ok(Stats::default())
     }
+    async fn aggregates(&self, _: &crumb_ledger::AggQuery) -> Result<Vec<crumb_ledger::AggRow>, StorageError> {
+        Ok(Vec::new())
+    }
+    async fn rebuild_aggregates(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 fn main() -> anyhow::Result<()> {

@@ -124,7 +124,8 @@ fn dashboard(db: Option<&str>) {
     let r = srv.request("GET", "/admin", &[("Cookie", &cookie)], None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(figure(&r.body, "leadsgen", "records"), "4");
-    assert_eq!(figure(&r.body, "leadsgen", "consent_ids"), "4");
+    assert_eq!(figure(&r.body, "leadsgen", "first_decisions"), "4");
+    assert_eq!(figure(&r.body, "leadsgen", "changes"), "0");
     assert_eq!(figure(&r.body, "leadsgen", "accept_rate"), "25.0%");
     assert_eq!(figure(&r.body, "leadsgen", "reject_rate"), "0.0%");
     assert_eq!(figure(&r.body, "mixerlead", "records"), "0");

@@ -76,8 +76,8 @@ fn stats_api(db: Option<&str>) {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let j = r.json();
     assert_eq!(
-        (j["site"].as_str(), j["records"].as_i64(), j["consent_ids"].as_i64()),
-        (Some("leadsgen"), Some(3), Some(2))
+        (j["site"].as_str(), j["records"].as_i64(), j["first_decisions"].as_i64(), j["changes"].as_i64()),
+        (Some("leadsgen"), Some(3), Some(2), Some(1))
     );
     assert_eq!(j["by_action"], serde_json::json!({"accept_all": 1, "reject_all": 0, "save": 2, "withdraw": 0}));
     assert!(j["from"].is_null() && j["to"].is_null());
@@ -97,8 +97,11 @@ fn stats_api(db: Option<&str>) {
     assert!(r.header("content-disposition").is_some_and(|c| c.contains("crumb-stats-leadsgen.csv")));
     let lines: Vec<&str> = r.body.lines().collect();
     assert_eq!(lines.len(), 2, "{}", r.body);
-    assert_eq!(lines[0], "site,from,to,records,consent_ids,accept_all,reject_all,save,withdraw,first_at,last_at");
-    assert!(lines[1].starts_with("leadsgen,,,3,2,1,0,2,0,20"), "{}", lines[1]);
+    assert_eq!(
+        lines[0],
+        "site,from,to,records,first_decisions,changes,accept_all,reject_all,save,withdraw,first_at,last_at"
+    );
+    assert!(lines[1].starts_with("leadsgen,,,3,2,1,1,0,2,0,20"), "{}", lines[1]);
     let by_accept = stats(&srv, "?site=leadsgen", &[("Authorization", auth.as_str()), ("Accept", "text/csv")]);
     assert_eq!(by_accept.body, r.body);
 
@@ -115,6 +118,7 @@ fn stats_api(db: Option<&str>) {
         (403, "site_not_in_scope", "?site=mixerlead", bearer.to_vec()),
         (422, "invalid_date", "?site=leadsgen&from=yesterday", bearer.to_vec()),
         (422, "invalid_date", "?site=leadsgen&to=2026-13-45", bearer.to_vec()),
+        (422, "invalid_date", "?site=leadsgen&from=2026-01-01T10:30:00Z", bearer.to_vec()),
         (422, "invalid_range", "?site=leadsgen&from=2026-02-01&to=2026-01-01", bearer.to_vec()),
         (400, "bad_request", "", bearer.to_vec()),
         (400, "bad_request", "?site=leadsgen&format=xml", bearer.to_vec()),

@@ -1,6 +1,7 @@
 //! # crumb-dashboard
 //!
-//! The admin dashboard of `crumb serve`, under `/admin/`: consent rates per site, the
+//! The admin dashboard of `crumb serve`, under `/admin/`: consent rates per site, charts
+//! of the trends (inline SVG drawn on the server, `charts`), the
 //! records themselves, CSV exports and every policy version a site has published, behind a
 //! login. Accounts are made with `crumb admin create-user NAME`.
 //!
@@ -31,17 +32,20 @@ use crumb_server::AppState;
 
 mod access;
 mod audit;
+mod charts;
 mod hooks;
 mod pages;
 mod password;
 mod session;
 mod state;
 
+use charts::charts;
 use pages::{export, overview, records, scan, scans, versions};
 use session::{login, login_form, logout};
 use state::{Dashboard, security_headers, stylesheet};
 
 pub use audit::AUDIT_SHOWN;
+pub use charts::MAX_DAYS;
 pub use hooks::DELIVERIES_SHOWN;
 pub use pages::SCANS_SHOWN;
 pub use password::{MIN_PASSWORD_LEN, PasswordError, generate_password, hash_password, verify_password};
@@ -55,6 +59,7 @@ pub fn routes(opts: DashboardOptions) -> Router<AppState> {
         .route("/admin/", get(|| async { Redirect::to("/admin") }))
         .route("/admin/login", get(login_form).post(login))
         .route("/admin/logout", post(logout))
+        .route("/admin/charts", get(charts))
         .route("/admin/records", get(records))
         .route("/admin/export.csv", get(export))
         .route("/admin/versions", get(versions))

@@ -6,8 +6,10 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use crumb_ledger::aggregates::HOUR_MS;
 use crumb_ledger::export::{CSV_HEADER, csv_row};
 use crumb_ledger::{Record, ScanRow, now_ms};
+use crumb_server::figures::{ACTIONS, figures};
 use crumb_server::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +30,8 @@ pub(crate) struct SiteSummary {
     name: String,
     version: String,
     records: i64,
-    consent_ids: i64,
+    first_decisions: i64,
+    changes: i64,
     actions: Vec<ActionShare>,
     accept_rate: String,
     reject_rate: String,
@@ -65,23 +68,24 @@ pub(crate) async fn overview(
         PERIODS.iter().copied().find(|(k, _, _)| *k == wanted).ok_or_else(|| {
             ApiError::bad_request(format!("period must be one of 24h, 7d, 30d, all (got `{wanted}`)"))
         })?;
+    // The window starts at a whole hour (the aggregates' finest bucket): "the last 24 hours"
+    // are the hours that began in the last 24.
     let now = now_ms();
-    let from = length.map_or(i64::MIN, |l| now - l);
+    let from = length.map_or(i64::MIN, |l| (now - l).div_euclid(HOUR_MS) * HOUR_MS);
     let mut out = Vec::new();
-    // Chains and checkpoints are whole-ledger figures in every `stats` answer.
-    let (mut chains, mut checkpoints) = (0, 0);
     for site in visible_sites(&st, &access) {
         let id = &site.inv.site.id;
-        let s = st.storage().stats(Some(id), from, i64::MAX).await.map_err(storage_error)?;
-        (chains, checkpoints) = (s.chains, s.checkpoints);
-        let count = |a: &str| s.by_action.iter().find(|(x, _)| x == a).map(|(_, n)| *n).unwrap_or(0);
+        // Summed from the aggregates only: no record is read or counted.
+        let s = figures(st.storage().as_ref(), Some(id), from, i64::MAX).await.map_err(storage_error)?;
+        let count = |a: &str| s.action(a);
         out.push(SiteSummary {
             id: id.clone(),
             name: site.inv.site.name.clone(),
             version: site.version.clone(),
             records: s.records,
-            consent_ids: s.consent_ids,
-            actions: ["accept_all", "reject_all", "save", "withdraw"]
+            first_decisions: s.first_decisions,
+            changes: s.changes,
+            actions: ACTIONS
                 .iter()
                 .map(|a| ActionShare { action: a.to_string(), count: count(a), percent: percent(count(a), s.records) })
                 .collect(),
@@ -95,8 +99,7 @@ pub(crate) async fn overview(
     let periods: Vec<(&str, &str)> = PERIODS.iter().map(|(k, label, _)| (*k, *label)).collect();
     Ok(dash.render(
         "overview.html",
-        minijinja::context! { user, page => "overview", sites => out, records, chains, checkpoints,
-        period, period_label, periods },
+        minijinja::context! { user, page => "overview", sites => out, records, period, period_label, periods },
     ))
 }
 

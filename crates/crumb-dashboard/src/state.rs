@@ -25,7 +25,7 @@ pub const PAGE_SIZE: i64 = 100;
 pub(crate) const STYLESHEET: &str = include_str!("../templates/admin.css");
 
 /// Every template: the name an override file must have, and the built-in text.
-pub const TEMPLATES: [(&str, &str); 10] = [
+pub const TEMPLATES: [(&str, &str); 11] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("overview.html", include_str!("../templates/overview.html")),
@@ -36,6 +36,7 @@ pub const TEMPLATES: [(&str, &str); 10] = [
     ("webhooks.html", include_str!("../templates/webhooks.html")),
     ("audit.html", include_str!("../templates/audit.html")),
     ("users.html", include_str!("../templates/users.html")),
+    ("charts.html", include_str!("../templates/charts.html")),
 ];
 
 /// How the dashboard is set up.

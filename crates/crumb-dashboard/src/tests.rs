@@ -57,6 +57,7 @@ fn every_builtin_template_renders_its_empty_state() {
         sites => Vec::<String>::new(), rows => Vec::<String>::new(), next => None::<String>,
         site => "", from => "", to => "", records => 0, chains => 0, checkpoints => 0,
         scans => Vec::<String>::new(), findings => Vec::<String>::new(), started_at => "", browser => "",
+        charts => Vec::<String>::new(),
         period => "30d", period_label => "the last 30 days", periods => vec![("30d", "the last 30 days")],
         hooks => Vec::<String>::new(), log => Vec::<String>::new(), events => vec!["scan.errors"],
         created_id => None::<String>, secret => None::<String>, accounts => Vec::<String>::new(),

@@ -9,10 +9,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crumb_ledger::{Record, SignedBatch, StorageError};
+use crumb_ledger::{Record, StorageError};
 use crumb_ledger_sql::{Backend, SqlStorage, unavailable};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
 
 /// The PostgreSQL ledger: the shared SQL of [`crumb_ledger_sql`] over [`PgBackend`].
 /// `PgStorage::open("postgres://user@host:5432/db")` connects and migrates; reads and
@@ -29,19 +29,6 @@ const INSERT_UNNEST: &str = "INSERT INTO records (chain, seq, consent_id, site, 
     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
     $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
     $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])";
-
-/// Records and their signed batch in one statement (one transaction): the records'
-/// `UNNEST` insert, the log counter raised (its row lock orders concurrent servers' batches
-/// until commit), and the batch row at the position the counter had.
-const INSERT_BATCH_UNNEST: &str = "WITH recs AS (INSERT INTO records (chain, seq, consent_id, site, policy_version, \
-    choices, action, gpc, dnt, region, mode, language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, \
-    prev_hash, hash) \
-    SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-    $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
-    $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])), \
-    pos AS (UPDATE ledger_log SET size = size + 1 WHERE id = 1 RETURNING size - 1 AS i) \
-    INSERT INTO batches (log_index, chain, first_seq, last_seq, root, signed_at, public_key, signature) \
-    SELECT i, $21, $22, $23, $24, $25, $26, $27 FROM pos RETURNING log_index";
 
 #[async_trait]
 impl Backend for PgBackend {
@@ -62,29 +49,19 @@ impl Backend for PgBackend {
         Ok((pool.clone(), pool))
     }
 
-    async fn append(pool: &PgPool, recs: &[Record]) -> Result<(), StorageError> {
+    const CHOICES: &'static str = "json_each_text(r.choices::json) AS c";
+    const GRANTED: &'static str = "(c.value = 'true')";
+
+    async fn insert(conn: &mut PgConnection, recs: &[Record]) -> Result<(), StorageError> {
         if recs.is_empty() {
             return Ok(());
         }
         // One statement for the whole batch, whatever its size: each column is bound as an
         // array and UNNEST turns the arrays back into rows. The statement text never
-        // changes, so it is prepared once per connection; a single statement is its own
-        // transaction (atomic, committed before it returns).
-        bind_records(sqlx::query(INSERT_UNNEST), recs).execute(pool).await.map_err(unavailable)?;
+        // changes, so it is prepared once per connection. It runs inside the transaction
+        // `append` or `append_batch` holds, which also counts the records into the aggregates.
+        bind_records(sqlx::query(INSERT_UNNEST), recs).execute(&mut *conn).await.map_err(unavailable)?;
         Ok(())
-    }
-
-    async fn append_batch(pool: &PgPool, recs: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
-        let q = bind_records(sqlx::query(INSERT_BATCH_UNNEST), recs)
-            .bind(&batch.chain)
-            .bind(batch.first_seq)
-            .bind(batch.last_seq)
-            .bind(&batch.root)
-            .bind(batch.signed_at)
-            .bind(&batch.public_key)
-            .bind(&batch.signature);
-        let row = q.fetch_one(pool).await.map_err(unavailable)?;
-        sqlx::Row::try_get::<i64, _>(&row, 0).map_err(|e| StorageError::Corrupt(e.to_string()))
     }
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
@@ -138,4 +115,48 @@ mod tests {
 
     crumb_ledger::conformance_tests!(fresh());
     crumb_ledger::hooks_conformance_tests!(fresh());
+
+    /// A ledger written before the aggregates existed gets them counted by the migration.
+    #[tokio::test]
+    async fn the_aggregates_migration_counts_an_existing_ledger() {
+        let db = tokio::task::spawn_blocking(crumb_testkit::postgres::database).await.expect("create database");
+        let url = db.url.clone();
+        let s = PgStorage::open(&url).await.expect("open");
+        let mut recs: Vec<Record> = Vec::new();
+        for i in 0..40 {
+            let (seq, hash) =
+                recs.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, crumb_ledger::GENESIS.to_string()));
+            let e = crumb_ledger::conformance::sample_entry(i, 1_800_000_000_000 + i * 3_000_000);
+            recs.push(Record::chain_after("c", seq, &hash, e));
+        }
+        s.append(&recs).await.expect("append");
+        let counted = crumb_ledger::conformance_aggregates::stored(&s).await;
+        assert!(!counted.is_empty());
+        // Back to the schema before 0006: no aggregate tables, 0006 not applied.
+        for stmt in [
+            "DROP TABLE agg_decisions",
+            "DROP TABLE agg_categories",
+            "DROP TABLE agg_hours",
+            "DELETE FROM _sqlx_migrations WHERE version = 6",
+        ] {
+            sqlx::query(stmt).execute(s.pool()).await.expect(stmt);
+        }
+        drop(s);
+        let s = PgStorage::open(&url).await.expect("reopen and migrate");
+        assert_eq!(crumb_ledger::conformance_aggregates::stored(&s).await, counted);
+        assert_eq!(counted, crumb_ledger::aggregates::recount(&recs));
+    }
+
+    /// The migration that adds the aggregates counts the records already stored with the
+    /// same statements `append` counts a batch with.
+    #[test]
+    fn aggregates_migration_backfills_with_the_shared_sql() {
+        let migration = include_str!("../migrations/0006_aggregates.sql");
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let missing: Vec<String> = crumb_ledger_sql::aggregates::backfill_statements::<PgBackend>()
+            .into_iter()
+            .filter(|stmt| !flat(migration).contains(&flat(stmt)))
+            .collect();
+        assert!(missing.is_empty(), "0006_aggregates.sql lacks:\n{};", missing.join(";\n"));
+    }
 }

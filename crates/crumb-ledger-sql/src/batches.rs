@@ -1,5 +1,6 @@
-//! [`ProofStore`] once for both databases; `append_batch` is the backend's own (it shares
-//! the records' transaction).
+//! [`ProofStore`] once for both databases. `append_batch` writes the records (through the
+//! backend's bulk insert), their aggregates, the log position and the signed batch in one
+//! transaction.
 
 use async_trait::async_trait;
 use crumb_ledger::{LoggedBatch, ProofStore, Record, SignedBatch, StorageError};
@@ -36,7 +37,28 @@ where
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
 {
     async fn append_batch(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
-        B::append_batch(&self.writes, records, batch).await
+        let mut tx = self.writes.begin().await.map_err(unavailable)?;
+        crate::aggregates::insert_counted::<B>(&mut tx, records).await?;
+        // The counter's row lock orders concurrent servers' batches until this commits.
+        let row = sqlx::query("UPDATE ledger_log SET size = size + 1 WHERE id = 1 RETURNING size - 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let log_index = row.int_at(0)?;
+        sqlx::query(&format!("INSERT INTO batches ({BATCH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(log_index)
+            .bind(batch.chain.as_str())
+            .bind(batch.first_seq)
+            .bind(batch.last_seq)
+            .bind(batch.root.as_str())
+            .bind(batch.signed_at)
+            .bind(batch.public_key.as_str())
+            .bind(batch.signature.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(log_index)
     }
 
     async fn log_batches(&self, from: i64, limit: i64) -> Result<Vec<LoggedBatch>, StorageError> {

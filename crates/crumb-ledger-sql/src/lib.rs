@@ -20,10 +20,11 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use crumb_ledger::{Record, SignedBatch, StorageError};
+use crumb_ledger::{Record, StorageError};
 use sqlx::{Database, Pool};
 
 mod admin;
+pub mod aggregates;
 mod batches;
 mod hooks;
 mod rows;
@@ -50,17 +51,15 @@ pub trait Backend: Send + Sync + 'static {
     /// writes)` (they may be the same pool).
     async fn connect(url: &str) -> Result<(Pool<Self::Db>, Pool<Self::Db>), StorageError>;
 
-    /// Insert `records` on `writes` in one transaction: all or none.
-    async fn append(writes: &Pool<Self::Db>, records: &[Record]) -> Result<(), StorageError>;
+    /// A `FROM` item that turns `r.choices` (a JSON object) into rows `c.key` (the category)
+    /// and `c.value`.
+    const CHOICES: &'static str;
+    /// Whether `c.value` of [`Backend::CHOICES`] is a grant, as the database's boolean.
+    const GRANTED: &'static str;
 
-    /// Insert `records` and their signed `batch` on `writes` in one transaction, taking
-    /// the next log position from the one-row `ledger_log` counter in it (so concurrent
-    /// writers on one database never reorder the log); returns the batch's `log_index`.
-    async fn append_batch(
-        writes: &Pool<Self::Db>,
-        records: &[Record],
-        batch: &SignedBatch,
-    ) -> Result<i64, StorageError>;
+    /// Insert `records` on `conn`, inside the transaction [`SqlStorage`]'s `append` holds
+    /// (which also counts them into the aggregates).
+    async fn insert(conn: &mut <Self::Db as Database>::Connection, records: &[Record]) -> Result<(), StorageError>;
 
     /// Rows an `INSERT`, `UPDATE` or `DELETE` touched.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;

@@ -1,9 +1,11 @@
 //! [`Storage`] once for both databases; `append` is the backend's own.
 
 use async_trait::async_trait;
+use crumb_ledger::aggregates::{AggQuery, AggRow};
 use crumb_ledger::{Checkpoint, PolicyVersionRow, Record, Stats, Storage, StorageError};
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
+use crate::aggregates::{self as agg, Scope};
 use crate::rows::{Decodes, checkpoint, records};
 use crate::{Backend, RECORD_COLS, SqlStorage, unavailable};
 
@@ -54,7 +56,13 @@ where
     }
 
     async fn append(&self, recs: &[Record]) -> Result<(), StorageError> {
-        B::append(&self.writes, recs).await
+        if recs.is_empty() {
+            return Ok(());
+        }
+        // The records and their counts commit together or not at all.
+        let mut tx = self.writes.begin().await.map_err(unavailable)?;
+        agg::insert_counted::<B>(&mut tx, recs).await?;
+        tx.commit().await.map_err(unavailable)
     }
 
     async fn records(&self, chain: &str, after: i64, limit: i64) -> Result<Vec<Record>, StorageError> {
@@ -163,12 +171,16 @@ where
     }
 
     async fn delete_through(&self, chain: &str, through: i64) -> Result<u64, StorageError> {
+        let mut tx = self.writes.begin().await.map_err(unavailable)?;
+        let days = agg::days_touched_by_delete::<B>(&mut tx, chain, through).await?;
         let done = sqlx::query("DELETE FROM records WHERE chain = $1 AND seq <= $2")
             .bind(chain)
             .bind(through)
-            .execute(&self.writes)
+            .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
+        agg::recount::<B>(&mut tx, &days).await?;
+        tx.commit().await.map_err(unavailable)?;
         Ok(B::rows_affected(&done))
     }
 
@@ -252,5 +264,24 @@ where
         let row = sqlx::query("SELECT COUNT(*) FROM checkpoints").fetch_one(&self.reads).await.map_err(unavailable)?;
         st.checkpoints = row.int_at(0)?;
         Ok(st)
+    }
+
+    async fn aggregates(&self, q: &AggQuery) -> Result<Vec<AggRow>, StorageError> {
+        let sql = agg::query_sql(q)?;
+        let mut query = sqlx::query(&sql).bind(q.from).bind(q.to);
+        if let Some(site) = &q.site {
+            query = query.bind(site.as_str());
+        }
+        let rows = query.fetch_all(&self.reads).await.map_err(unavailable)?;
+        rows.iter().map(|r| agg::answer_row(q, r)).collect()
+    }
+
+    async fn rebuild_aggregates(&self) -> Result<(), StorageError> {
+        let mut tx = self.writes.begin().await.map_err(unavailable)?;
+        for table in ["agg_decisions", "agg_categories", "agg_hours"] {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(unavailable)?;
+        }
+        agg::add::<B>(&mut tx, Scope::Range(None, i64::MIN, i64::MAX)).await?;
+        tx.commit().await.map_err(unavailable)
     }
 }

@@ -13,10 +13,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crumb_ledger::{Record, SignedBatch, StorageError};
+use crumb_ledger::{Record, StorageError};
 use crumb_ledger_sql::{Backend, RECORD_COL_COUNT, RECORD_COLS, SqlStorage, unavailable};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 /// The SQLite ledger: the shared SQL of [`crumb_ledger_sql`] over [`SqliteBackend`].
 /// `SqliteStorage::open("sqlite://path/to/ledger.db")` opens (creating if needed) and
@@ -62,43 +62,15 @@ impl Backend for SqliteBackend {
         Ok((pool, writer))
     }
 
-    async fn append(writer: &SqlitePool, recs: &[Record]) -> Result<(), StorageError> {
-        if recs.len() <= MAX_STATEMENT_ROWS {
-            // One statement in autocommit mode is its own transaction (atomic, and on disk
-            // when it returns with `synchronous = FULL`): no BEGIN and COMMIT round trips.
-            insert_records(recs).build().execute(writer).await.map_err(unavailable)?;
-            return Ok(());
-        }
-        let mut tx = writer.begin().await.map_err(unavailable)?;
-        for chunk in recs.chunks(MAX_STATEMENT_ROWS) {
-            insert_records(chunk).build().execute(&mut *tx).await.map_err(unavailable)?;
-        }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(())
-    }
+    const CHOICES: &'static str = "json_each(r.choices) AS c";
+    const GRANTED: &'static str = "(c.value = 1)";
 
-    async fn append_batch(writer: &SqlitePool, recs: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+    async fn insert(conn: &mut SqliteConnection, recs: &[Record]) -> Result<(), StorageError> {
+        // One statement per 1,024 records, inside the transaction `append` holds.
         for chunk in recs.chunks(MAX_STATEMENT_ROWS) {
-            insert_records(chunk).build().execute(&mut *tx).await.map_err(unavailable)?;
+            insert_records(chunk).build().execute(&mut *conn).await.map_err(unavailable)?;
         }
-        let log_index: i64 = sqlx::query_scalar(INSERT_BATCH)
-            .bind(&batch.chain)
-            .bind(batch.first_seq)
-            .bind(batch.last_seq)
-            .bind(&batch.root)
-            .bind(batch.signed_at)
-            .bind(&batch.public_key)
-            .bind(&batch.signature)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        sqlx::query("UPDATE ledger_log SET size = size + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(log_index)
+        Ok(())
     }
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
@@ -108,9 +80,6 @@ impl Backend for SqliteBackend {
 
 /// The batch row at the log's next position (the counter is raised after it, in the same
 /// transaction; SQLite has one writer at a time).
-const INSERT_BATCH: &str = "INSERT INTO batches (log_index, chain, first_seq, last_seq, root, signed_at, public_key, \
-    signature) SELECT size, $1, $2, $3, $4, $5, $6, $7 FROM ledger_log WHERE id = 1 RETURNING log_index";
-
 /// Row counts of the INSERT statements a batch is written with: powers of two, the largest
 /// within SQLite's limit of 32,766 bound values (20 per row).
 const STATEMENT_ROWS: [usize; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, MAX_STATEMENT_ROWS];
@@ -125,7 +94,7 @@ fn statement_rows(n: usize) -> usize {
 
 /// One INSERT of `recs` (at most 1,024), padded with rows of NULLs up to a size of
 /// [`STATEMENT_ROWS`] that the statement skips: a batch of any size is one statement (one
-/// round trip to SQLite's thread, its own transaction), and only eleven statements are
+/// round trip to SQLite's thread), and only eleven statements are
 /// ever prepared (all stay in the statement cache).
 fn insert_records(recs: &[Record]) -> QueryBuilder<'_, Sqlite> {
     let padding = statement_rows(recs.len()) - recs.len();
@@ -186,6 +155,50 @@ mod tests {
 
     crumb_ledger::conformance_tests!(fresh());
     crumb_ledger::hooks_conformance_tests!(fresh());
+
+    /// A ledger written before the aggregates existed gets them counted by the migration.
+    #[tokio::test]
+    async fn the_aggregates_migration_counts_an_existing_ledger() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let s = SqliteStorage::open(&url).await.expect("open");
+        let mut recs: Vec<Record> = Vec::new();
+        for i in 0..40 {
+            let (seq, hash) =
+                recs.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, crumb_ledger::GENESIS.to_string()));
+            let e = crumb_ledger::conformance::sample_entry(i, 1_800_000_000_000 + i * 3_000_000);
+            recs.push(Record::chain_after("c", seq, &hash, e));
+        }
+        s.append(&recs).await.expect("append");
+        let counted = crumb_ledger::conformance_aggregates::stored(&s).await;
+        assert!(!counted.is_empty());
+        // Back to the schema before 0006: no aggregate tables, 0006 not applied.
+        for stmt in [
+            "DROP TABLE agg_decisions",
+            "DROP TABLE agg_categories",
+            "DROP TABLE agg_hours",
+            "DELETE FROM _sqlx_migrations WHERE version = 6",
+        ] {
+            sqlx::query(stmt).execute(s.pool()).await.expect(stmt);
+        }
+        drop(s);
+        let s = SqliteStorage::open(&url).await.expect("reopen and migrate");
+        assert_eq!(crumb_ledger::conformance_aggregates::stored(&s).await, counted);
+        assert_eq!(counted, crumb_ledger::aggregates::recount(&recs));
+    }
+
+    /// The migration that adds the aggregates counts the records already stored with the
+    /// same statements `append` counts a batch with.
+    #[test]
+    fn aggregates_migration_backfills_with_the_shared_sql() {
+        let migration = include_str!("../migrations/0006_aggregates.sql");
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let missing: Vec<String> = crumb_ledger_sql::aggregates::backfill_statements::<SqliteBackend>()
+            .into_iter()
+            .filter(|stmt| !flat(migration).contains(&flat(stmt)))
+            .collect();
+        assert!(missing.is_empty(), "0006_aggregates.sql lacks:\n{};", missing.join(";\n"));
+    }
 
     #[test]
     fn every_batch_size_has_one_statement() {

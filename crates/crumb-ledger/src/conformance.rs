@@ -385,6 +385,16 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@one $make; append_and_read, append_is_atomic, group_commit_and_verify,
             two_writers, retention_keeps_rest_verifiable, policy_versions, export_and_stats, admin_accounts, saved_scans, api_keys,
             signed_batches_and_log);
+        $crate::conformance_tests!(@agg $make; aggregates_equal_recount, aggregate_queries);
+    };
+    (@agg $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let s = $make.await;
+                $crate::conformance_aggregates::$name(s).await;
+            }
+        )*
     };
     (@one $make:expr; $($name:ident),*) => {
         $(

@@ -16,6 +16,8 @@
 //! - Every committed batch is a Merkle tree whose root is signed once ([`batch`]); every
 //!   batch of every writer is a leaf of the log-wide tree with signed tree heads ([`tree`]);
 //!   a receipt's proof checks offline ([`receipt`]).
+//! - [`aggregates`] are the counts kept beside the records in the same transaction, which
+//!   the dashboard and the statistics API read.
 //! - [`retention`] removes a chain's expired prefix after anchoring it with a checkpoint.
 //! - [`AdminStore`] keeps the dashboard's accounts and sessions and the statistics API's
 //!   keys beside the ledger, and
@@ -27,9 +29,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub mod admin;
+pub mod aggregates;
 pub mod audit;
 pub mod batch;
 pub mod conformance;
+pub mod conformance_aggregates;
 pub mod export;
 pub mod hash;
 pub mod hooks;
@@ -45,6 +49,7 @@ pub mod verify;
 pub mod writer;
 
 pub use admin::{AdminStore, ApiKeyRow};
+pub use aggregates::{AggQuery, AggRow, Dim, Key, Table};
 pub use audit::verify_with;
 pub use batch::{LoggedBatch, ProofStore, SignedBatch};
 pub use hash::{RECORD_HASH_VERSION, canonical_record, record_hash};

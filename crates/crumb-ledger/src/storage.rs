@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregates::{AggQuery, AggRow};
 use crate::{AdminStore, Checkpoint, HookStore, ProofStore, Record, ScanStore};
 
 /// A storage failure.
@@ -69,7 +70,8 @@ pub trait Storage: AdminStore + ScanStore + HookStore + ProofStore + Send + Sync
     async fn chains(&self) -> Result<Vec<String>, StorageError>;
     /// The last record's `(seq, hash)` of a chain, if it has records.
     async fn chain_head(&self, chain: &str) -> Result<Option<(i64, String)>, StorageError>;
-    /// Insert records in one transaction: all or none. Fails if a `(chain, seq)` exists.
+    /// Insert records in one transaction: all or none, with their counts in the
+    /// [aggregates](crate::aggregates). Fails if a `(chain, seq)` exists.
     async fn append(&self, records: &[Record]) -> Result<(), StorageError>;
     /// Records of a chain with `seq > after`, ascending, at most `limit`.
     async fn records(&self, chain: &str, after: i64, limit: i64) -> Result<Vec<Record>, StorageError>;
@@ -92,7 +94,8 @@ pub trait Storage: AdminStore + ScanStore + HookStore + ProofStore + Send + Sync
     /// The highest `seq` such that every record of the chain up to it has
     /// `retain_until < now` (None when the first record is still retained or there are none).
     async fn expired_prefix(&self, chain: &str, now: i64) -> Result<Option<i64>, StorageError>;
-    /// Delete records of a chain with `seq <= through`; returns how many.
+    /// Delete records of a chain with `seq <= through`, and their counts from the
+    /// aggregates, in one transaction; returns how many.
     async fn delete_through(&self, chain: &str, through: i64) -> Result<u64, StorageError>;
     /// Record a policy version unless it is known; returns whether it was new.
     async fn add_version(&self, row: &PolicyVersionRow) -> Result<bool, StorageError>;
@@ -101,4 +104,8 @@ pub trait Storage: AdminStore + ScanStore + HookStore + ProofStore + Send + Sync
     /// Counts of the records with `from <= recorded_at < to`, optionally of one site (chains
     /// and checkpoints: the whole ledger).
     async fn stats(&self, site: Option<&str>, from: i64, to: i64) -> Result<Stats, StorageError>;
+    /// Sum the [aggregates](crate::aggregates) as `q` asks (never reads records).
+    async fn aggregates(&self, q: &AggQuery) -> Result<Vec<AggRow>, StorageError>;
+    /// Recount every aggregate from the records (`crumb database rebuild-aggregates`).
+    async fn rebuild_aggregates(&self) -> Result<(), StorageError>;
 }

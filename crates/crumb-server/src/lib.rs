@@ -7,8 +7,9 @@
 //! middleware, operational handlers), [`consent`] (the consent API), [`pages`] (policy pages
 //! and `declaration.json`), [`banner`] (serving the bytes `crumb-banner` builds), [`stats`]
 //! (the statistics API) and [`apikeys`] (its keys), [`webhooks`] (events, signing, the
-//! outbox deliverer), [`proofs`] (tree heads, consistency proofs, the batch proofs receipts
-//! carry), [`openapi`],
+//! outbox deliverer), [`figures`] (the figures both it and the dashboard sum from the
+//! ledger's aggregates), [`proofs`] (tree heads, consistency proofs, the batch proofs
+//! receipts carry), [`openapi`],
 //! [`sites`] (loading inventories), [`net`], [`secrets`], [`metrics`], [`error`]. Handlers
 //! import [`state`], never [`routes`]; the consent rules are `crumb_core::consent`'s.
 //!
@@ -28,6 +29,7 @@ pub mod apikeys;
 pub mod banner;
 pub mod consent;
 pub mod error;
+pub mod figures;
 pub mod metrics;
 pub mod net;
 pub mod openapi;

@@ -116,23 +116,23 @@ pub fn document() -> Value {
             }},
             "/api/v1/stats": {"get": {
                 "summary": "A site's consent figures over a time range (read-only, API key)",
-                "description": "Counts of the decisions recorded for one site with from <= recorded_at < to. Authenticate with `Authorization: Bearer <key>`; keys are created with `crumb admin create-key`, scoped to sites and revocable. `format=csv` or `Accept: text/csv` answers a CSV export of the same figures (a header row and one row). See docs/server.md.",
+                "description": "Counts of the decisions recorded for one site with from <= recorded_at < to, summed from the hourly aggregates the ledger keeps in the same transaction as the records. Authenticate with `Authorization: Bearer <key>`; keys are created with `crumb admin create-key`, scoped to sites and revocable. `format=csv` or `Accept: text/csv` answers a CSV export of the same figures (a header row and one row). See docs/server.md.",
                 "security": [{"apiKey": []}],
                 "parameters": [
                     {"name": "site", "in": "query", "required": true, "schema": {"type": "string"}, "description": "a site id in the key's scope"},
-                    {"name": "from", "in": "query", "required": false, "schema": {"type": "string"}, "description": "inclusive: YYYY-MM-DD (UTC) or RFC 3339; absent: from the first record"},
-                    {"name": "to", "in": "query", "required": false, "schema": {"type": "string"}, "description": "exclusive: YYYY-MM-DD (UTC) or RFC 3339; absent: no end"},
+                    {"name": "from", "in": "query", "required": false, "schema": {"type": "string"}, "description": "inclusive: YYYY-MM-DD (UTC) or an RFC 3339 whole hour; absent: from the first record"},
+                    {"name": "to", "in": "query", "required": false, "schema": {"type": "string"}, "description": "exclusive: YYYY-MM-DD (UTC) or an RFC 3339 whole hour; absent: no end"},
                     {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["json", "csv"]}, "description": "overrides Accept"}
                 ],
                 "responses": {
                     "200": {"description": "the figures", "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/SiteStats"}},
-                        "text/csv": {"schema": {"type": "string"}, "example": "site,from,to,records,consent_ids,accept_all,reject_all,save,withdraw,first_at,last_at\r\nleadsgen,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,3,2,1,1,1,0,2026-01-05T10:00:00Z,2026-01-20T08:30:00Z\r\n"}
+                        "text/csv": {"schema": {"type": "string"}, "example": "site,from,to,records,first_decisions,changes,accept_all,reject_all,save,withdraw,first_at,last_at\r\nleadsgen,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,3,2,1,1,1,1,0,2026-01-05T10:00:00Z,2026-01-20T08:30:00Z\r\n"}
                     }},
                     "400": error_response("missing site, unknown parameter or format"),
                     "401": error_response("no API key, or an unknown or revoked one (WWW-Authenticate: Bearer)"),
                     "403": error_response("the site is not in the key's scope"),
-                    "422": error_response("a date that is not YYYY-MM-DD or RFC 3339, or from not before to"),
+                    "422": error_response("a date that is not YYYY-MM-DD or an RFC 3339 whole hour, or from not before to"),
                     "503": error_response("storage unavailable")
                 }
             }}

@@ -1,6 +1,6 @@
-//! The statistics API: `GET /api/v1/stats?site=&from=&to=` answers the figures
-//! [`Storage::stats`](crumb_ledger::Storage::stats) computes for one site and time range, as
-//! JSON ([`SiteStats`]) or, with `format=csv` or `Accept: text/csv`, as a CSV export of the
+//! The statistics API: `GET /api/v1/stats?site=&from=&to=` answers the
+//! [figures](crate::figures) of one site and time range, summed from the ledger's hourly
+//! aggregates (never by counting records), as JSON ([`SiteStats`]) or, with `format=csv` or `Accept: text/csv`, as a CSV export of the
 //! same. Read-only, behind an API key ([`crate::apikeys`]) scoped to sites.
 
 use std::collections::BTreeMap;
@@ -10,18 +10,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use crumb_core::consent::Action;
-use crumb_ledger::Stats;
 use crumb_ledger::export::{parse_time, rfc3339};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::apikeys;
 use crate::error::ApiError;
+use crate::figures::{ACTIONS, Figures, figures, whole_hour};
 use crate::state::AppState;
-
-/// Every action, in the order of the CSV columns.
-const ACTIONS: [Action; 4] = [Action::AcceptAll, Action::RejectAll, Action::Save, Action::Withdraw];
 
 /// The query string of `GET /api/v1/stats`.
 #[derive(Debug, Deserialize)]
@@ -29,9 +25,11 @@ const ACTIONS: [Action; 4] = [Action::AcceptAll, Action::RejectAll, Action::Save
 pub struct StatsQuery {
     /// Site id (required; must be in the key's scope).
     pub site: Option<String>,
-    /// Start, inclusive: `YYYY-MM-DD` (UTC) or RFC 3339. Absent: from the first record.
+    /// Start, inclusive: `YYYY-MM-DD` (UTC) or an RFC 3339 whole hour. Absent: from the
+    /// first record.
     pub from: Option<String>,
-    /// End, exclusive: `YYYY-MM-DD` (UTC) or RFC 3339. Absent: up to now and beyond.
+    /// End, exclusive: `YYYY-MM-DD` (UTC) or an RFC 3339 whole hour. Absent: up to now and
+    /// beyond.
     pub to: Option<String>,
     /// `json` (default) or `csv`.
     pub format: Option<Format>,
@@ -60,8 +58,11 @@ pub struct SiteStats {
     pub to: Option<String>,
     /// Decisions recorded in the range.
     pub records: i64,
-    /// Distinct visitors (consent ids) among them.
-    pub consent_ids: i64,
+    /// Decisions that were a visitor's first (no earlier decision of their consent id is
+    /// stored).
+    pub first_decisions: i64,
+    /// Decisions that changed an earlier one.
+    pub changes: i64,
     /// Decisions per action (`accept_all`, `reject_all`, `save`, `withdraw`), zeros included.
     pub by_action: BTreeMap<String, i64>,
     /// The first decision in the range (RFC 3339), if any.
@@ -73,15 +74,15 @@ pub struct SiteStats {
 }
 
 impl SiteStats {
-    fn new(site: &str, from: Option<i64>, to: Option<i64>, st: Stats) -> Self {
-        let mut by_action: BTreeMap<String, i64> = ACTIONS.iter().map(|a| (a.as_str().to_string(), 0)).collect();
-        by_action.extend(st.by_action);
+    fn new(site: &str, from: Option<i64>, to: Option<i64>, st: Figures) -> Self {
+        let by_action: BTreeMap<String, i64> = st.by_action.into_iter().collect();
         SiteStats {
             site: site.to_string(),
             from: from.map(rfc3339),
             to: to.map(rfc3339),
             records: st.records,
-            consent_ids: st.consent_ids,
+            first_decisions: st.first_decisions,
+            changes: st.changes,
             by_action,
             first_at: st.first_at.map(rfc3339),
             last_at: st.last_at.map(rfc3339),
@@ -91,13 +92,14 @@ impl SiteStats {
     /// The CSV export: a header row and one row of figures.
     pub fn csv(&self) -> String {
         let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-        let mut header = vec!["site", "from", "to", "records", "consent_ids"];
-        header.extend(ACTIONS.iter().map(|a| a.as_str()));
+        let mut header = vec!["site", "from", "to", "records", "first_decisions", "changes"];
+        header.extend(ACTIONS);
         header.extend(["first_at", "last_at"]);
         let mut row = vec![self.site.clone(), opt(&self.from), opt(&self.to)];
         row.push(self.records.to_string());
-        row.push(self.consent_ids.to_string());
-        row.extend(ACTIONS.iter().map(|a| self.by_action.get(a.as_str()).copied().unwrap_or(0).to_string()));
+        row.push(self.first_decisions.to_string());
+        row.push(self.changes.to_string());
+        row.extend(ACTIONS.iter().map(|a| self.by_action.get(*a).copied().unwrap_or(0).to_string()));
         row.extend([opt(&self.first_at), opt(&self.last_at)]);
         let row: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
         format!("{}\r\n{}\r\n", header.join(","), row.join(","))
@@ -112,12 +114,19 @@ fn csv_field(f: &str) -> String {
 /// A bound of the range: absent, or a date or time; 422 otherwise.
 fn bound(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(v) = value.filter(|v| !v.is_empty()) else { return Ok(None) };
-    parse_time(v).map(Some).ok_or_else(|| {
+    let t = parse_time(v).ok_or_else(|| {
         ApiError::unprocessable(
             "invalid_date",
             format!("`{name}` must be a date like 2026-01-31 or an RFC 3339 time like 2026-01-31T12:00:00Z"),
         )
-    })
+    })?;
+    if !whole_hour(t) {
+        return Err(ApiError::unprocessable(
+            "invalid_date",
+            format!("`{name}` must be a whole hour (UTC), like 2026-01-31T12:00:00Z: figures are kept per hour"),
+        ));
+    }
+    Ok(Some(t))
 }
 
 fn wants_csv(format: Option<Format>, headers: &HeaderMap) -> bool {
@@ -164,9 +173,7 @@ pub(crate) async fn get_stats(
         {
             return Err(ApiError::unprocessable("invalid_range", "`from` must be before `to` (`to` is exclusive)"));
         }
-        let figures = st
-            .storage()
-            .stats(Some(site), from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX))
+        let figures = figures(st.storage().as_ref(), Some(site), from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX))
             .await
             .map_err(|_| ApiError::unavailable("the database is not reachable; retry later"))?;
         Ok((SiteStats::new(site, from, to, figures), wants_csv(q.format, &headers)))

@@ -1,0 +1,300 @@
+//! The [aggregates](crumb_ledger::aggregates), written once for both databases: counted
+//! from the records by SQL inside the transaction that writes or deletes them, and summed
+//! for the dashboard and the statistics API.
+//!
+//! Every count comes from one `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`
+//! per table over the records a `Scope` selects: the run of records a batch just
+//! inserted, or a site and time range being recounted. A record is a first decision when
+//! no record of its consent id precedes it in `(recorded_at, chain, seq)` order
+//! (`FIRST`). When a batch holds a visitor's decision that is earlier than one already
+//! stored (two servers, two chains), the later one stops being the first: the days of such
+//! records are recounted in the same transaction. Retention recounts the days of the
+//! visitors whose records it deletes, after deleting them.
+
+use crumb_ledger::aggregates::{AggQuery, AggRow, DAY_MS, Dim, HOUR_MS, Key, Table};
+use crumb_ledger::{Record, StorageError};
+use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+
+use crate::rows::Decodes;
+use crate::{Backend, unavailable};
+
+/// Start of the record's UTC day.
+const DAY: &str = "(r.recorded_at / 86400000) * 86400000";
+/// Start of the record's UTC hour.
+const HOUR: &str = "(r.recorded_at / 3600000) * 3600000";
+/// Whether record `r` is its visitor's first decision among the stored records.
+const FIRST: &str = "NOT EXISTS (SELECT 1 FROM records p WHERE p.consent_id = r.consent_id \
+    AND (p.recorded_at, p.chain, p.seq) < (r.recorded_at, r.chain, r.seq))";
+
+const _: () = assert!(DAY_MS == 86_400_000 && HOUR_MS == 3_600_000);
+
+/// The records to count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// Records `lo..=hi` of `chain` (a run a batch inserted).
+    Run(&'a str, i64, i64),
+    /// Records with `from <= recorded_at < to`, of one site or all.
+    Range(Option<&'a str>, i64, i64),
+}
+
+impl Scope<'_> {
+    fn condition(&self) -> &'static str {
+        match self {
+            Scope::Run(..) => "r.chain = $1 AND r.seq >= $2 AND r.seq <= $3",
+            Scope::Range(Some(_), ..) => "r.recorded_at >= $1 AND r.recorded_at < $2 AND r.site = $3",
+            Scope::Range(None, ..) => "r.recorded_at >= $1 AND r.recorded_at < $2",
+        }
+    }
+}
+
+/// Bind a scope's values in the order of [`Scope::condition`].
+macro_rules! bind_scope {
+    ($q:expr, $scope:expr) => {
+        match $scope {
+            Scope::Run(chain, lo, hi) => $q.bind(chain).bind(lo).bind(hi),
+            Scope::Range(site, from, to) => {
+                let q = $q.bind(from).bind(to);
+                match site {
+                    Some(site) => q.bind(site),
+                    None => q,
+                }
+            }
+        }
+    };
+}
+
+/// The three counting statements, for a backend's way of reading `choices`.
+fn add_statements<B: Backend>(scope: &Scope<'_>) -> [String; 3] {
+    let cond = scope.condition();
+    let (choices, granted) = (B::CHOICES, B::GRANTED);
+    [
+        format!(
+            "INSERT INTO agg_decisions (site, day_at, action, region, gpc, dnt, policy_version, is_first, n) \
+             SELECT site, day_at, action, region, gpc, dnt, policy_version, is_first, COUNT(*) FROM \
+             (SELECT r.site, {DAY} AS day_at, r.action, COALESCE(r.region, '') AS region, r.gpc, r.dnt, \
+             r.policy_version, {FIRST} AS is_first FROM records r WHERE {cond}) t \
+             GROUP BY site, day_at, action, region, gpc, dnt, policy_version, is_first \
+             ON CONFLICT (site, day_at, action, region, gpc, dnt, policy_version, is_first) \
+             DO UPDATE SET n = agg_decisions.n + excluded.n"
+        ),
+        format!(
+            "INSERT INTO agg_categories (site, day_at, category, granted, n) \
+             SELECT site, day_at, category, granted, COUNT(*) FROM \
+             (SELECT r.site, {DAY} AS day_at, c.key AS category, {granted} AS granted \
+             FROM records r, {choices} WHERE {cond}) t \
+             GROUP BY site, day_at, category, granted \
+             ON CONFLICT (site, day_at, category, granted) DO UPDATE SET n = agg_categories.n + excluded.n"
+        ),
+        format!(
+            "INSERT INTO agg_hours (site, hour_at, action, is_first, n, first_at, last_at) \
+             SELECT site, hour_at, action, is_first, COUNT(*), MIN(recorded_at), MAX(recorded_at) FROM \
+             (SELECT r.site, {HOUR} AS hour_at, r.action, {FIRST} AS is_first, r.recorded_at \
+             FROM records r WHERE {cond}) t \
+             GROUP BY site, hour_at, action, is_first \
+             ON CONFLICT (site, hour_at, action, is_first) DO UPDATE SET n = agg_hours.n + excluded.n, \
+             first_at = CASE WHEN excluded.first_at < agg_hours.first_at THEN excluded.first_at ELSE agg_hours.first_at END, \
+             last_at = CASE WHEN excluded.last_at > agg_hours.last_at THEN excluded.last_at ELSE agg_hours.last_at END"
+        ),
+    ]
+}
+
+/// The statements that count every record already stored: the migration's backfill (the
+/// migrations hold the same text; a test compares them).
+pub fn backfill_statements<B: Backend>() -> [String; 3] {
+    add_statements::<B>(&Scope::Range(None, i64::MIN, i64::MAX))
+        .map(|s| s.replace("r.recorded_at >= $1 AND r.recorded_at < $2", "TRUE"))
+}
+
+/// Count the records of `scope` into the aggregates, on the transaction `conn`.
+pub(crate) async fn add<B>(conn: &mut <B::Db as Database>::Connection, scope: Scope<'_>) -> Result<(), StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    for sql in add_statements::<B>(&scope) {
+        let q = sqlx::query(&sql);
+        bind_scope!(q, scope).execute(&mut *conn).await.map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+/// Forget the aggregates of one site's days `from..to` (day starts) and count them again.
+async fn recount_days<B>(
+    conn: &mut <B::Db as Database>::Connection,
+    site: &str,
+    from: i64,
+    to: i64,
+) -> Result<(), StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    for (table, col) in [("agg_decisions", "day_at"), ("agg_categories", "day_at"), ("agg_hours", "hour_at")] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE site = $1 AND {col} >= $2 AND {col} < $3"))
+            .bind(site)
+            .bind(from)
+            .bind(to)
+            .execute(&mut *conn)
+            .await
+            .map_err(unavailable)?;
+    }
+    add::<B>(conn, Scope::Range(Some(site), from, to)).await
+}
+
+/// Recount each `(site, day start)` of `days`.
+pub(crate) async fn recount<B>(
+    conn: &mut <B::Db as Database>::Connection,
+    days: &[(String, i64)],
+) -> Result<(), StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    for (site, day) in days {
+        recount_days::<B>(conn, site, *day, day + DAY_MS).await?;
+    }
+    Ok(())
+}
+
+/// Insert a batch and count it, on one transaction: each run of consecutive seqs of one
+/// chain is inserted by the backend, counted, and the days whose first decisions it
+/// changed are recounted.
+pub(crate) async fn insert_counted<B>(
+    conn: &mut <B::Db as Database>::Connection,
+    recs: &[Record],
+) -> Result<(), StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    let mut start = 0;
+    while start < recs.len() {
+        let mut end = start + 1;
+        while end < recs.len() && recs[end].chain == recs[start].chain && recs[end].seq == recs[end - 1].seq + 1 {
+            end += 1;
+        }
+        let run = &recs[start..end];
+        B::insert(&mut *conn, run).await?;
+        let (chain, lo, hi) = (run[0].chain.as_str(), run[0].seq, run[run.len() - 1].seq);
+        add::<B>(conn, Scope::Run(chain, lo, hi)).await?;
+        // Stored decisions that a decision of this run now precedes.
+        let rows = sqlx::query(
+            "SELECT DISTINCT p.site, (p.recorded_at / 86400000) * 86400000 FROM records p \
+             WHERE p.consent_id IN (SELECT b.consent_id FROM records b WHERE b.chain = $1 AND b.seq >= $2 AND b.seq <= $3) \
+             AND NOT (p.chain = $1 AND p.seq >= $2 AND p.seq <= $3) \
+             AND EXISTS (SELECT 1 FROM records b WHERE b.chain = $1 AND b.seq >= $2 AND b.seq <= $3 \
+             AND b.consent_id = p.consent_id AND (b.recorded_at, b.chain, b.seq) < (p.recorded_at, p.chain, p.seq))",
+        )
+        .bind(chain)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(unavailable)?;
+        let days = rows.iter().map(|r| Ok((r.text_at(0)?, r.int_at(1)?))).collect::<Result<Vec<_>, StorageError>>()?;
+        recount::<B>(conn, &days).await?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// The `(site, day)`s whose counts deleting records `..=through` of `chain` changes: every
+/// day holding a decision of a visitor with a record among them.
+pub(crate) async fn days_touched_by_delete<B>(
+    conn: &mut <B::Db as Database>::Connection,
+    chain: &str,
+    through: i64,
+) -> Result<Vec<(String, i64)>, StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    let rows = sqlx::query(
+        "SELECT DISTINCT p.site, (p.recorded_at / 86400000) * 86400000 FROM records p \
+         WHERE p.consent_id IN (SELECT d.consent_id FROM records d WHERE d.chain = $1 AND d.seq <= $2)",
+    )
+    .bind(chain)
+    .bind(through)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    rows.iter().map(|r| Ok((r.text_at(0)?, r.int_at(1)?))).collect()
+}
+
+fn column(table: Table, dim: Dim) -> Result<&'static str, StorageError> {
+    if !table.dims().contains(&dim) {
+        return Err(StorageError::Config(format!("{table:?} has no dimension {dim:?}")));
+    }
+    Ok(match dim {
+        Dim::Site => "site",
+        Dim::Day => "day_at",
+        Dim::Hour => "hour_at",
+        Dim::Action => "action",
+        Dim::Region => "region",
+        Dim::Gpc => "gpc",
+        Dim::Dnt => "dnt",
+        Dim::Version => "policy_version",
+        Dim::First => "is_first",
+        Dim::Category => "category",
+        Dim::Granted => "granted",
+    })
+}
+
+/// The SQL of an [`AggQuery`]: the grouped columns, the sum, and for hours the first and
+/// last times.
+pub(crate) fn query_sql(q: &AggQuery) -> Result<String, StorageError> {
+    let (table, time) = match q.table {
+        Table::Decisions => ("agg_decisions", "day_at"),
+        Table::Categories => ("agg_categories", "day_at"),
+        Table::Hours => ("agg_hours", "hour_at"),
+    };
+    let cols = q.group.iter().map(|d| column(q.table, *d)).collect::<Result<Vec<_>, _>>()?.join(", ");
+    let mut sql = String::from("SELECT ");
+    if !cols.is_empty() {
+        sql.push_str(&cols);
+        sql.push_str(", ");
+    }
+    sql.push_str("CAST(COALESCE(SUM(n), 0) AS BIGINT)");
+    if q.table == Table::Hours {
+        sql.push_str(", MIN(first_at), MAX(last_at)");
+    }
+    sql.push_str(&format!(" FROM {table} WHERE {time} >= $1 AND {time} < $2"));
+    if q.site.is_some() {
+        sql.push_str(" AND site = $3");
+    }
+    if !cols.is_empty() {
+        sql.push_str(&format!(" GROUP BY {cols} ORDER BY {cols}"));
+    }
+    Ok(sql)
+}
+
+/// Read one answer row of `q`.
+pub(crate) fn answer_row<R: Decodes>(q: &AggQuery, r: &R) -> Result<AggRow, StorageError> {
+    let mut keys = Vec::with_capacity(q.group.len());
+    for (i, dim) in q.group.iter().enumerate() {
+        keys.push(match dim {
+            Dim::Day | Dim::Hour => Key::Time(r.int_at(i)?),
+            Dim::Gpc | Dim::Dnt | Dim::First | Dim::Granted => Key::Flag(r.flag_at(i)?),
+            _ => Key::Text(r.text_at(i)?),
+        });
+    }
+    let i = q.group.len();
+    let (first_at, last_at) =
+        if q.table == Table::Hours { (r.opt_int_at(i + 1)?, r.opt_int_at(i + 2)?) } else { (None, None) };
+    Ok(AggRow { keys, n: r.int_at(i)?, first_at, last_at })
+}
