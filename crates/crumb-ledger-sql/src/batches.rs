@@ -9,7 +9,7 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 use crate::rows::Decodes;
 use crate::{Backend, SqlStorage, unavailable};
 
-/// The columns of `batches`, in the order [`logged_batch`] reads them.
+/// The columns of `batches`, in the order `logged_batch` reads them.
 pub const BATCH_COLS: &str = "log_index, chain, first_seq, last_seq, root, signed_at, public_key, signature";
 
 fn logged_batch<R: Decodes>(r: &R) -> Result<LoggedBatch, StorageError> {
