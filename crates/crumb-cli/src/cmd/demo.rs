@@ -236,6 +236,9 @@ pub fn run(args: Args) -> miette::Result<u8> {
         let admin_password = crumb_dashboard::generate_password();
         let admin_hash = crumb_dashboard::hash_password(&admin_password).map_err(|e| miette!("{e}"))?;
         state.storage().set_admin_user("admin", &admin_hash, crumb_ledger::now_ms()).await.map_err(|e| miette!("{e}"))?;
+        // Admin of every site, as `crumb admin create-user` makes a new account.
+        let every_site = super::admin_hooks::role_pairs("admin", &[])?;
+        state.storage().set_roles("admin", &every_site).await.map_err(|e| miette!("{e}"))?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut crumb_stop = stop_rx.clone();
         let crumb_task = tokio::spawn(async move {
