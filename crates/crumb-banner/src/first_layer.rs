@@ -112,6 +112,7 @@ pub(crate) fn more_text(cfg: &ClientConfig, lang: &str) -> BTreeMap<&'static str
         ("used", p.used),
         ("details", p.details),
         ("error", p.error),
+        ("receipt", p.receipt),
         ("blocked", c.blocked),
         ("allow", c.allow),
         ("accept", c.accept),

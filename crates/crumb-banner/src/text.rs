@@ -56,6 +56,8 @@ pub struct PrefsText {
     pub details: &'static str,
     /// The declaration could not be loaded.
     pub error: &'static str,
+    /// Download the receipt of the last recorded decision.
+    pub receipt: &'static str,
 }
 
 /// Every language Crumb ships strings for, English first.
@@ -86,6 +88,7 @@ pub const LANGUAGES: &[(CoreText, PrefsText)] = &[
             used: "Used by:",
             details: "Cookie details",
             error: "The cookie details could not be loaded. Please try again.",
+            receipt: "Download receipt of my choice",
         },
     ),
     (
@@ -114,6 +117,7 @@ pub const LANGUAGES: &[(CoreText, PrefsText)] = &[
             used: "Genutzt von:",
             details: "Cookie-Details",
             error: "Die Cookie-Details konnten nicht geladen werden. Bitte versuchen Sie es erneut.",
+            receipt: "Nachweis meiner Wahl herunterladen",
         },
     ),
     (
@@ -142,6 +146,7 @@ pub const LANGUAGES: &[(CoreText, PrefsText)] = &[
             used: "Utilisés par :",
             details: "Détails des cookies",
             error: "Impossible de charger les détails des cookies. Veuillez réessayer.",
+            receipt: "Télécharger le reçu de mon choix",
         },
     ),
 ];

@@ -1059,3 +1059,71 @@ async fn server_rendered_first_layer_is_attached_not_duplicated() {
         .await;
     must(&page, BAR_VISIBLE).await;
 }
+
+/// Issue 17 item 3: the banner keeps the last receipt, the preferences offer it as a JSON file
+/// (a Blob, no request), and `crumb ledger verify-receipt` accepts the downloaded file offline
+/// with the server's public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_download_verifies_offline() {
+    use chromiumoxide::cdp::browser_protocol::browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams};
+    let (s, host, b, url) = setup(&[]).await;
+    let downloads = tempfile::tempdir().expect("download dir");
+    let allow = SetDownloadBehaviorParams::builder()
+        .behavior(SetDownloadBehaviorBehavior::Allow)
+        .download_path(downloads.path().to_str().expect("utf-8"))
+        .build()
+        .expect("download behaviour");
+    s.browser.execute(allow).await.expect("allow downloads");
+    let page = s.page(None, "").await;
+    goto(&page, &url).await;
+    must(&page, BAR_VISIBLE).await;
+    click(&page, "Reject all").await;
+    let id = consent_id(&page).await;
+    // kept across pages: the next page's preferences offer it
+    goto(&page, &url).await;
+    must(&page, "!!window.Crumb").await;
+    eval::<bool>(&page, "(Crumb.show(), true)").await;
+    must(&page, "!!document.querySelector('#crumb .cb-dlg [role=switch]')").await;
+    let before = host.server.requests().len();
+    click(&page, "Download receipt of my choice").await;
+    let file = downloads.path().join("consent-receipt-leadsgen.json");
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(t) = std::fs::read_to_string(&file)
+            && serde_json::from_str::<serde_json::Value>(&t).is_ok()
+        {
+            text = t;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let receipt: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("no receipt file: {e}"));
+    assert_eq!(receipt["consent_id"], id.as_str());
+    assert!(receipt["inclusion_proof"].is_array() && receipt["batch"]["signature"].is_string(), "{receipt}");
+    assert_eq!(host.server.requests().len(), before, "the download made no request to the host");
+    // the operator's key as the server publishes it (not the receipt's own claim)
+    let (status, head) = http_get(&b.base, "/api/v1/ledger/tree-head");
+    assert_eq!(status, 200, "{head}");
+    let head: serde_json::Value = serde_json::from_str(&head).expect("tree head");
+    let key = head["public_key"].as_str().expect("public key");
+    let verify = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(["ledger", "verify-receipt"])
+            .arg(file)
+            .args(["--key", key])
+            .output()
+            .expect("crumb runs")
+    };
+    let out = verify(&file);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.starts_with("valid: record "), "{said}");
+    // and the check can fail: the same receipt with another record hash does not verify
+    let mut forged = receipt.clone();
+    forged["hash"] = serde_json::Value::String("0".repeat(64));
+    let forged_file = downloads.path().join("forged.json");
+    std::fs::write(&forged_file, forged.to_string()).expect("write");
+    let out = verify(&forged_file);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("INVALID"));
+}

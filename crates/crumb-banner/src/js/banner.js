@@ -191,7 +191,7 @@ import CSS from "./banner.css";
       const s = queue.shift();
       const n = s.cloneNode(true); // a text/plain script never started, nor does its copy
       n.removeAttribute(A + "category");
-      n.type = s.getAttribute(A + "type") || "text/javascript";
+      n.type = s.getAttribute(A + "type") || ""; // empty: a classic script
       n.nonce = s.nonce || nonce;
       if (s.src) {
         busy = 1;
@@ -266,6 +266,10 @@ import CSS from "./banner.css";
       })
       .then((j) => {
         if (j?.consent_id) {
+          // the visitor's receipt, offered for download in the preferences (more.js)
+          try {
+            localStorage[NAME] = JSON.stringify(j);
+          } catch (e) {}
           cid = cid || j.consent_id;
           if (saved && !saved.id) {
             saved.id = cid;
@@ -282,13 +286,16 @@ import CSS from "./banner.css";
     if (action == "save" && granted.length < before.length && granted.every((g) => before.includes(g))) action = "withdraw";
     saved = { id: cid, version: C.version, granted, at: now() };
     write(saved);
-    if (cats.some((c) => !allowed(c.id))) more(() => X.purge());
-    activate();
-    update();
     hide();
     const body = { site: C.site, policy_version: C.version, choices: choices(), action, language: lang, url: loc.origin + loc.pathname };
-    chain = chain.then(() => send(body, 0));
-    emit("change");
+    // the rest after the next frame, so the banner is gone in the frame after the click
+    after(() => {
+      if (cats.some((c) => !allowed(c.id))) more(() => X.purge());
+      activate();
+      update();
+      chain = chain.then(() => send(body, 0));
+      emit("change");
+    });
   };
   const all = (v) => {
     const ch = {};
@@ -346,7 +353,10 @@ import CSS from "./banner.css";
     }
     return root;
   };
-  const focus = (e) => e.focus({ preventScroll: true });
+  const focus = (e) => e?.focus({ preventScroll: true });
+  // fn in a task after the next frame has been rendered (focus() forces style and layout, so
+  // it waits until the frame has done that work; a hidden page renders no frames)
+  const after = (fn) => (d.hidden ? setTimeout : requestAnimationFrame)(() => setTimeout(fn));
   const showBar = () => {
     mount();
     if (!bar) {
@@ -355,7 +365,7 @@ import CSS from "./banner.css";
     }
     bar.hidden = 0;
     if (fab) fab.hidden = 1;
-    focus(bar);
+    after(() => focus(bar));
   };
   const hide = () => {
     const b = X.back;
@@ -370,8 +380,7 @@ import CSS from "./banner.css";
       }
       fab.hidden = 0;
     }
-    const to = b && b != d.body && b.getClientRects().length ? b : fab;
-    if (mine && to) focus(to);
+    if (mine) after(() => focus(b && b != d.body && b.getClientRects().length ? b : fab));
   };
   // load the second stage once (with its SRI hash), then run fn
   const more = (fn) =>
@@ -393,7 +402,7 @@ import CSS from "./banner.css";
       })).then(fn, () => {});
   const show = () => more(() => X.open());
 
-  Object.assign(X, { C, t, set, lang, nonce, allowed, decide, el, style, mount, sig, acts, OUT, focus, emit, bar: () => bar && !bar.hidden && bar });
+  Object.assign(X, { C, t, set, lang, allowed, decide, el, style, mount, sig, acts, focus, emit, bar: () => bar && !bar.hidden && bar });
   w.Crumb = { _: X, show, get, allowed, set, on: (e, f) => e == "change" && subs.push(f) };
 
   const start = () => {

@@ -49,7 +49,7 @@ import CSS from "./more.css";
   };
   const row = (b) => {
     const r = el("div", "cb-row");
-    r.append(btn(t.accept, X.acts[0]), btn(X.OUT ? t.dns : t.reject, X.acts[1]), b);
+    r.append(btn(t.accept, X.acts[0]), btn(t.dns || t.reject, X.acts[1]), b);
     return r;
   };
 
@@ -208,6 +208,28 @@ import CSS from "./more.css";
       sec.append(b);
       box.append(sec);
     });
+    // the receipt of the last recorded decision (banner.js keeps it): a JSON file the visitor
+    // can check with `crumb ledger verify-receipt`, made here from a Blob (no request)
+    let rc;
+    try {
+      rc = localStorage[C.cookie.name];
+    } catch (e) {}
+    if (rc)
+      box.append(
+        btn(
+          t.receipt,
+          () => {
+            const a = el("a");
+            a.href = URL.createObjectURL(new Blob([rc], { type: "application/json" }));
+            a.download = "consent-receipt-" + C.site + ".json";
+            box.append(a);
+            a.click();
+            a.remove();
+            setTimeout(() => URL.revokeObjectURL(a.href), 1e4);
+          },
+          "cb-l",
+        ),
+      );
     box.append(
       row(
         btn(t.save, () => {
