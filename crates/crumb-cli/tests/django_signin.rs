@@ -1,79 +1,123 @@
-//! Issue 15's case end to end: a stock Django-like site (`csrftoken` script-readable,
-//! `sessionid` HttpOnly on its own domain) is scanned with no inventory, the draft is
-//! written, `crumb check` accepts it, `crumb proxy` runs the draft in front of the site,
-//! and signing in still works through the proxy (the session cookie is not stripped).
+//! Issue 15's case end to end on real Django (`bench/adoption/signin/signin.py`: stock
+//! `django.contrib.auth` and `django.contrib.sessions` on SQLite, the database created by
+//! `migrate` in a temporary directory): the site is scanned with no inventory, the draft is
+//! written, `crumb check` accepts it, `crumb proxy` runs the draft in front of Django, and
+//! signing in (a real form POST with Django's CSRF token) still works through the proxy.
+//!
+//! Django comes from `bench/adoption/requirements.txt` (installed into `bench/adoption/.python`
+//! like the adoption test's); without it the test skips loudly, except under CI (`CI` set),
+//! where it fails.
 
+mod adoption_support;
+
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A site that sets Django's cookies the way Django does: `csrftoken` on every page (no
-/// HttpOnly, one year), `sessionid` on sign-in (HttpOnly, two weeks); `/me` answers
-/// "signed in" only with the session cookie.
-fn django_like() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut s = stream;
-                let mut buf = [0u8; 4096];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let req = String::from_utf8_lossy(&seen).to_string();
-                let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let signed_in = req.to_ascii_lowercase().contains("sessionid=q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3");
-                let csrf = "set-cookie: csrftoken=Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa9Zx8Yw7Vu6Ts5Rq4Po3Nm2Lk1Ji; Max-Age=31449600; Path=/; SameSite=Lax\r\n";
-                let (status, extra, body) = match path.as_str() {
-                    "/login" => (
-                        "200 OK",
-                        "set-cookie: sessionid=q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax\r\n",
-                        "<html><head><title>Signed in</title></head><body><a href=\"/\">home</a></body></html>",
-                    ),
-                    "/me" if signed_in => ("200 OK", "", "signed in"),
-                    "/me" => ("403 Forbidden", "", "not signed in"),
-                    _ => (
-                        "200 OK",
-                        "",
-                        "<html><head><title>Shop</title></head><body><a href=\"/login\">Sign in</a></body></html>",
-                    ),
-                };
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 {status}\r\ncontent-type: text/html\r\n{csrf}{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
+use adoption_support::{Proc, django_available, free_port, here, wait_port};
+
+/// Start the Django site on a fresh SQLite database in `dir`; returns its port.
+fn django(dir: &std::path::Path) -> (u16, Proc) {
+    let script = here().join("signin/signin.py");
+    let migrate = Command::new("python3")
+        .arg(&script)
+        .arg(dir)
+        .arg("migrate")
+        .env("PYTHONPATH", here().join(".python"))
+        .output()
+        .expect("python3 runs");
+    assert!(migrate.status.success(), "migrate failed: {}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(dir.join("db.sqlite3").is_file(), "migrate created no database");
+    let port = free_port();
+    let child = Command::new("python3")
+        .arg(&script)
+        .arg(dir)
+        .args(["serve", &port.to_string()])
+        .env("PYTHONPATH", here().join(".python"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start Django");
+    let proc = Proc(child);
+    wait_port(port, "Django");
+    (port, proc)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn get(port: u16, path: &str, cookie: Option<&str>) -> String {
+/// One HTTP/1.1 request; the whole response as text.
+fn request(port: u16, method: &str, path: &str, jar: &BTreeMap<String, String>, body: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let cookie = cookie.map(|c| format!("cookie: {c}\r\n")).unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{cookie}connection: close\r\n\r\n").expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let cookie = if jar.is_empty() {
+        String::new()
+    } else {
+        format!("cookie: {}\r\n", jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+    };
+    let form = if body.is_empty() {
+        String::new()
+    } else {
+        format!("content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n", body.len())
+    };
+    write!(s, "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{cookie}{form}connection: close\r\n\r\n{body}")
+        .expect("send");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     out
 }
 
+/// The `Set-Cookie` headers of a response, as (name, value, attributes in lowercase).
+fn set_cookies(resp: &str) -> Vec<(String, String, String)> {
+    let head = resp.split("\r\n\r\n").next().unwrap_or("");
+    head.lines()
+        .filter_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie")).map(|(_, v)| v.trim()))
+        .filter_map(|v| {
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (name, value) = pair.split_once('=')?;
+            Some((name.trim().to_string(), value.trim().to_string(), attrs.to_ascii_lowercase()))
+        })
+        .collect()
+}
+
+fn status(resp: &str) -> u16 {
+    resp.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Sign in through `port` the way a browser does: fetch the form (Django sets `csrftoken`),
+/// post it back with the token; returns the POST's response and the cookie jar after it.
+fn sign_in(port: u16, password: &str) -> (String, BTreeMap<String, String>) {
+    let mut jar = BTreeMap::new();
+    let form = request(port, "GET", "/login/", &jar, "");
+    assert_eq!(status(&form), 200, "{form}");
+    for (k, v, _) in set_cookies(&form) {
+        jar.insert(k, v);
+    }
+    assert!(jar.contains_key("csrftoken"), "the sign-in form set no csrftoken: {form}");
+    let token = form
+        .split("name=\"csrfmiddlewaretoken\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the form carries the CSRF token");
+    let post = request(
+        port,
+        "POST",
+        "/login/",
+        &jar,
+        &format!("csrfmiddlewaretoken={token}&username=alice&password={password}"),
+    );
+    for (k, v, _) in set_cookies(&post) {
+        jar.insert(k, v);
+    }
+    (post, jar)
+}
+
 #[test]
 fn django_sign_in_survives_scan_draft_and_proxy() {
     let chromium = crumb_testkit::chromium::require();
-    let site = django_like();
+    if !django_available("django_sign_in_survives_scan_draft_and_proxy") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
+    let (site, _django) = django(dir.path());
     let draft = dir.path().join("draft.toml");
     let report = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_crumb"))
@@ -109,33 +153,36 @@ fn django_sign_in_survives_scan_draft_and_proxy() {
     assert_eq!(check.status.code(), Some(0), "{diag}");
     assert!(!diag.contains("insecure-auth-cookie\",\"message\":\"`csrftoken`"), "{diag}");
 
+    // Django itself: a wrong password is refused, and nobody is signed in without a session.
+    let (refused, _) = sign_in(site, "wrong-password");
+    assert_eq!(status(&refused), 401, "{refused}");
+    assert_eq!(status(&request(site, "GET", "/me/", &BTreeMap::new(), "")), 403);
+
     // `crumb proxy` with the draft: signing in still sets the session, and it works.
     let port = free_port();
     let metrics = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crumb"))
-        .args(["proxy", "--upstream", &format!("http://127.0.0.1:{site}"), "--config", &draft.display().to_string()])
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", &format!("127.0.0.1:{metrics}")])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start crumb proxy");
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "crumb proxy did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let login = get(port, "/login", None);
-    let lower = login.to_ascii_lowercase();
-    assert!(lower.contains("set-cookie: sessionid="), "the proxy stripped Django's session cookie: {login}");
-    let cookie = lower
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: sessionid="))
-        .and_then(|v| v.split(';').next())
-        .map(|v| format!("sessionid={v}"))
-        .expect("session value");
-    let me = get(port, "/me", Some(&cookie));
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(me.contains("signed in") && !me.contains("not signed in"), "{me}");
+    let _proxy = Proc(
+        Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args([
+                "proxy",
+                "--upstream",
+                &format!("http://127.0.0.1:{site}"),
+                "--config",
+                &draft.display().to_string(),
+            ])
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", &format!("127.0.0.1:{metrics}")])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start crumb proxy"),
+    );
+    wait_port(port, "crumb proxy");
+    let (post, jar) = sign_in(port, "crumb-pw-1");
+    assert_eq!(status(&post), 302, "Django refused the sign-in through the proxy: {post}");
+    let session = set_cookies(&post).into_iter().find(|(k, _, _)| k == "sessionid");
+    let (_, _, attrs) = session.unwrap_or_else(|| panic!("the proxy stripped Django's session cookie: {post}"));
+    assert!(attrs.contains("httponly"), "{attrs}");
+    let me = request(port, "GET", "/me/", &jar, "");
+    assert!(me.ends_with("signed in as alice"), "{me}");
 }

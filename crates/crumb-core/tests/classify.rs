@@ -84,6 +84,25 @@ fn framework_defaults_are_necessary_on_the_sites_own_domain() {
 }
 
 #[test]
+fn distinctive_framework_names_are_necessary_on_an_embedded_apps_domain() {
+    // colorland.pl declares the booking widget's Laravel cookies on app.refericon.pl as necessary.
+    for name in ["XSRF-TOKEN", "laravel_session", "JSESSIONID", "PHPSESSID", "ASP.NET_SessionId", "connect.sid"] {
+        let c = classify::classify(&Observation {
+            lifetime_seconds: Some(7199),
+            value: Some("eyJpdiI6InNHTFNrSndNQjNyQURiXC9aTUZTc1wv".into()),
+            ..obs(name, "app.refericon.pl", true)
+        });
+        assert_eq!((c.purpose, c.source), (Purpose::Necessary, Source::Framework), "{name}: {}", c.reason);
+    }
+    // Generic names stay framework defaults only on the site's own domain: Instagram's
+    // `sessionid` is Instagram's.
+    for name in ["sessionid", "csrftoken", "_myapp_session"] {
+        let c = classify::classify(&obs(name, ".instagram.com", true));
+        assert_ne!(c.source, Source::Framework, "{name}: {}", c.reason);
+    }
+}
+
+#[test]
 fn platform_entries_apply_only_on_the_platforms_domain() {
     // Instagram's `sessionid` on instagram.com is Instagram's; on the site it is Django's.
     let ig = classify::applicable_entry(&obs("sessionid", ".instagram.com", true));

@@ -69,6 +69,10 @@ impl Tally {
     }
 }
 
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "not met" }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().unwrap_or_else(|| "bench/classify".into()));
@@ -81,7 +85,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect::<Result<_, Box<dyn std::error::Error>>>()?;
     let mut rdr = csv::Reader::from_path(dir.join("data/declarations.csv"))?;
+    let oracle_rows: std::collections::HashSet<usize> =
+        serde_json::from_value(results["oracle_rows"].clone()).unwrap_or_default();
     let mut all = Tally::default();
+    let mut on_oracle_rows = Tally::default();
     let mut review = 0usize;
     let mut review_right = 0usize;
     let mut wrong = Vec::new();
@@ -120,6 +127,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let c = classify_with(&models[fold], &o);
         let got = idx(c.purpose);
         all.add(truth, got);
+        if oracle_rows.contains(&i) {
+            on_oracle_rows.add(truth, got);
+        }
         if c.review {
             review += 1;
             review_right += usize::from(got == truth);
@@ -180,9 +190,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         md,
         "| CookieBlock (Bollinger et al., USENIX Security 2022; published, its own CMP test set) | 87.2% | 84.4% | | | | | |\n"
     );
+    let oracle = &results["name_oracle"];
     let _ = writeln!(
         md,
-        "Targets (issue 15): balanced accuracy ≥ 80%, accuracy ≥ 85%, necessary recall ≥ 85%. Marked for review: {review} rows, of which {review_right} were right anyway.\n"
+        "Label noise: sites disagree about the same cookie name. On the {} rows whose name at least one other site declares, the label most other sites give that name (an oracle that knows every other site's answer, an upper bound for anything that reads the name) agrees with the row's site on {:.1}% (balanced {:.1}%, functional {:.1}%, necessary → marketing {}); on the same rows the Crumb pipeline reaches {:.1}% (balanced {:.1}%, functional {:.1}%, necessary → marketing {}) and the model alone {:.1}% (balanced {:.1}%). The remaining {} rows are names no other site in the set declares.\n",
+        on_oracle_rows.n(),
+        f(&oracle["accuracy"]),
+        f(&oracle["balanced_accuracy"]),
+        f(&oracle["recall"]["functional"]),
+        oracle["necessary_as_marketing"],
+        on_oracle_rows.accuracy() * 100.0,
+        on_oracle_rows.balanced() * 100.0,
+        on_oracle_rows.recall(1) * 100.0,
+        on_oracle_rows.cm[0][3],
+        f(&results["model_on_oracle_rows"]["accuracy"]),
+        f(&results["model_on_oracle_rows"]["balanced_accuracy"]),
+        all.n() - on_oracle_rows.n()
+    );
+    let _ = writeln!(
+        md,
+        "Targets (issue 15), for the pipeline: accuracy ≥ 85% ({}), balanced accuracy ≥ 80% ({}), necessary recall ≥ 85% ({}); necessary → marketing toward zero ({}). Marked for review: {review} rows, of which {review_right} were right anyway.\n",
+        met(all.accuracy() >= 0.85),
+        met(all.balanced() >= 0.80),
+        met(all.recall(0) >= 0.85),
+        all.cm[0][3]
     );
     let _ = writeln!(md, "Confusion of the pipeline (rows: declared, columns: suggested):\n");
     let _ = writeln!(

@@ -29,6 +29,13 @@ pub struct FrameworkCookie {
     pub http_only: HttpOnly,
     /// The framework documentation that says so.
     pub docs: &'static str,
+    /// The name is the framework's own and no platform uses it for anything else, so it is
+    /// the framework's default on another site's domain too: the session or CSRF cookie of
+    /// an embedded application (a booking widget's `laravel_session` and `XSRF-TOKEN`, a
+    /// servlet's `JSESSIONID`). `false` for generic names (`sessionid`, `csrftoken`,
+    /// `_<app>_session`) that platforms use for their own cookies (Instagram's
+    /// `sessionid`): those are framework defaults only on the site's own domain.
+    pub anywhere: bool,
 }
 
 /// The table.
@@ -39,6 +46,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "session id (SESSION_COOKIE_NAME)",
         http_only: HttpOnly::Yes,
         docs: "https://docs.djangoproject.com/en/stable/ref/settings/#session-cookie-httponly",
+        anywhere: false,
     },
     FrameworkCookie {
         name: "csrftoken",
@@ -46,6 +54,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "CSRF token (CSRF_COOKIE_NAME); CSRF_COOKIE_HTTPONLY is False by default so JavaScript can send it back",
         http_only: HttpOnly::ScriptReadable,
         docs: "https://docs.djangoproject.com/en/stable/ref/settings/#csrf-cookie-httponly",
+        anywhere: false,
     },
     FrameworkCookie {
         name: "_*_session",
@@ -53,6 +62,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "cookie store session (`_<app>_session`), HttpOnly by default",
         http_only: HttpOnly::Yes,
         docs: "https://guides.rubyonrails.org/security.html#sessions",
+        anywhere: false,
     },
     FrameworkCookie {
         name: "laravel_session",
@@ -60,6 +70,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "session id (config/session.php `cookie`, http_only true)",
         http_only: HttpOnly::Yes,
         docs: "https://laravel.com/docs/session#configuration",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "XSRF-TOKEN",
@@ -67,6 +78,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "CSRF token that the front end's HTTP client copies into the X-XSRF-TOKEN header; set without HttpOnly on purpose",
         http_only: HttpOnly::ScriptReadable,
         docs: "https://laravel.com/docs/csrf#csrf-x-xsrf-token",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "connect.sid",
@@ -74,6 +86,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "session id; cookie.httpOnly defaults to true",
         http_only: HttpOnly::Yes,
         docs: "https://github.com/expressjs/session#cookiehttponly",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "next-auth.session-token",
@@ -81,6 +94,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "session token (`__Secure-` prefixed on HTTPS), HttpOnly",
         http_only: HttpOnly::Yes,
         docs: "https://next-auth.js.org/configuration/options#cookies",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "next-auth.csrf-token",
@@ -88,6 +102,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "double-submit CSRF token (`__Host-` prefixed on HTTPS), HttpOnly",
         http_only: HttpOnly::Yes,
         docs: "https://next-auth.js.org/configuration/options#cookies",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "next-auth.callback-url",
@@ -95,6 +110,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "where to return after sign-in (`__Secure-` prefixed on HTTPS), HttpOnly",
         http_only: HttpOnly::Yes,
         docs: "https://next-auth.js.org/configuration/options#cookies",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "ASP.NET_SessionId",
@@ -102,6 +118,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "session state id, HttpOnly",
         http_only: HttpOnly::Yes,
         docs: "https://learn.microsoft.com/en-us/dotnet/api/system.web.sessionstate.sessionstatesection.cookiename",
+        anywhere: true,
     },
     FrameworkCookie {
         name: ".AspNetCore.*",
@@ -109,6 +126,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "session, authentication and antiforgery cookies (`.AspNetCore.Session`, `.AspNetCore.Cookies`, `.AspNetCore.Antiforgery.*`), HttpOnly",
         http_only: HttpOnly::Yes,
         docs: "https://learn.microsoft.com/en-us/aspnet/core/fundamentals/app-state",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "PHPSESSID",
@@ -116,6 +134,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "session id; HttpOnly only when session.cookie_httponly is on (off by default)",
         http_only: HttpOnly::Configurable,
         docs: "https://www.php.net/manual/en/session.configuration.php#ini.session.cookie-httponly",
+        anywhere: true,
     },
     FrameworkCookie {
         name: "JSESSIONID",
@@ -123,6 +142,7 @@ pub const FRAMEWORK_COOKIES: &[FrameworkCookie] = &[
         what: "servlet session id; Tomcat sets HttpOnly by default (useHttpOnly)",
         http_only: HttpOnly::Yes,
         docs: "https://tomcat.apache.org/tomcat-10.1-doc/config/context.html#Common_Attributes",
+        anywhere: true,
     },
 ];
 

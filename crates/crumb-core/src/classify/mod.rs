@@ -3,10 +3,10 @@
 //! [`classify`].
 //!
 //! In order:
-//! 1. **Framework defaults** ([`frameworks`]): a first-party `sessionid`, `csrftoken`,
-//!    `_<app>_session`, `laravel_session`, `XSRF-TOKEN`, `connect.sid`, `next-auth.*`,
-//!    `ASP.NET_SessionId`, `.AspNetCore.*`, `PHPSESSID` or `JSESSIONID` is strictly
-//!    necessary.
+//! 1. **Framework defaults** ([`frameworks`]): a first-party `sessionid`, `csrftoken` or
+//!    `_<app>_session`, and on any domain (an embedded application's own session)
+//!    `laravel_session`, `XSRF-TOKEN`, `connect.sid`, `next-auth.*`, `ASP.NET_SessionId`,
+//!    `.AspNetCore.*`, `PHPSESSID` or `JSESSIONID`, is strictly necessary.
 //! 2. **Consent records**: a name that stores the consent choice (`consent`,
 //!    `cookies_policy`, `optanon`, ...) is strictly necessary (WP29 Opinion 04/2012).
 //! 3. **The learned model** ([`model`]): logistic regression over the name's tokens,
@@ -181,7 +181,7 @@ pub fn classify(o: &Observation) -> Classification {
 pub fn classify_with(model: &Model, o: &Observation) -> Classification {
     let third = o.third_party == Some(true);
     let entry = applicable_entry(o);
-    if !third && let Some(fw) = frameworks::lookup(&o.name) {
+    if let Some(fw) = frameworks::lookup(&o.name).filter(|f| !third || f.anywhere) {
         return Classification {
             purpose: Purpose::Necessary,
             confidence: 0.95,
