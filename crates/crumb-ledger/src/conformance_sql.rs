@@ -1,5 +1,5 @@
 //! Conformance stories that need SQL run on the backend's database directly, behind the
-//! storage's back: [`conformance_tamper`](crate::conformance_tamper) (every single
+//! storage's back: the tampering property test (module `conformance_tamper`: every single
 //! tampering of a stored ledger is found by `verify`) and the aggregates migration of an
 //! existing ledger.
 //!
@@ -104,22 +104,4 @@ where
     let (s, _) = open().await;
     assert_eq!(stored(s.as_ref()).await, counted, "the migration counts the stored records");
     assert_eq!(counted, crate::aggregates::recount(&recs));
-}
-
-/// Generate the `#[tokio::test]`s of the stories that run SQL directly. `$make` is an
-/// async expression returning a fresh `(Arc<dyn Storage>, ExecSql)`.
-#[macro_export]
-macro_rules! sql_conformance_tests {
-    ($make:expr) => {
-        $crate::sql_conformance_tests!(@one $make; every_single_tampering_is_detected);
-    };
-    (@one $make:expr; $($name:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (s, sql) = $make.await;
-                $crate::conformance_tamper::$name(s, sql).await;
-            }
-        )*
-    };
 }

@@ -554,3 +554,21 @@ pub async fn every_single_tampering_is_detected(s: Arc<dyn Storage>, sql: ExecSq
         case += 1;
     }
 }
+
+/// Generate the `#[tokio::test]`s of the stories that run SQL directly. `$make` is an
+/// async expression returning a fresh `(Arc<dyn Storage>, ExecSql)`.
+#[macro_export]
+macro_rules! sql_conformance_tests {
+    ($make:expr) => {
+        $crate::sql_conformance_tests!(@one $make; every_single_tampering_is_detected);
+    };
+    (@one $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (s, sql) = $make.await;
+                $crate::conformance_tamper::$name(s, sql).await;
+            }
+        )*
+    };
+}
