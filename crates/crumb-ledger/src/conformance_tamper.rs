@@ -180,11 +180,11 @@ async fn write_ledger(
     }
     let mut receipts = BTreeMap::new();
     let mut i = case as i64 * 1000;
-    for _round in 0..2 + g.below(4) {
+    for _round in 0..2 + g.below(3) {
         let mut joins = Vec::new();
         for (ledger, _) in &writers {
             // Several appends at once: the writer commits them in batches of random sizes.
-            for _ in 0..g.below(6) {
+            for _ in 0..g.below(5) {
                 let at = T0 + i * 1000;
                 let mut e = sample_entry(i, at);
                 e.retain_until = at + g.below(30_000) as i64;
