@@ -80,13 +80,35 @@ fn verify_ok(data: &Path, db: Option<&str>) -> String {
     text
 }
 
-#[test]
-fn kill_9_under_load_loses_no_acknowledged_decision() {
+/// One number from SQL run on the ledger's database (`psql` for PostgreSQL).
+fn scalar(data: &Path, db: Option<&str>, sql: &str) -> i64 {
+    if let Some(url) = db {
+        let out = std::process::Command::new("psql").arg(url).args(["-v", "ON_ERROR_STOP=1", "-tAc", sql]).output();
+        let out = out.expect("psql");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        return String::from_utf8_lossy(&out.stdout).trim().parse().expect("a number");
+    }
+    let url = format!("sqlite://{}", data.join("ledger.db").display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.expect("open ledger");
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        c.close().await.expect("close");
+        n
+    })
+}
+
+/// `kill -9` under load, then a restart: every acknowledged decision is stored, every
+/// signed batch row has all its records and every record is under a batch (a batch and
+/// its records commit together, so a kill leaves both or neither), the log's counter
+/// equals its batches, and `crumb ledger verify` (records, batches and log) passes.
+fn kill_9_under_load(db: Option<&str>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let lead = example("leadsgen.toml");
     let args = ["--config", lead.to_str().expect("utf8"), "--rate-limit", "0"];
-    let srv = Serve::start(&data, None, &args);
+    let srv = Serve::start(&data, db, &args);
     let port = srv.port;
     let stop = Arc::new(AtomicBool::new(false));
     let (acked, _statuses, handles) = load(move || port, 6, stop.clone());
@@ -102,11 +124,38 @@ fn kill_9_under_load_loses_no_acknowledged_decision() {
     }
     let n = acked.lock().expect("lock").len();
     assert!(n >= 300, "load ran ({n} acknowledged)");
-    let srv = Serve::start(&data, None, &args);
+    // Before anything else writes: what the kill left.
+    let torn = "SELECT count(*) FROM batches b WHERE (SELECT count(*) FROM records r WHERE r.chain = b.chain \
+                AND r.seq BETWEEN b.first_seq AND b.last_seq) <> b.last_seq - b.first_seq + 1";
+    assert_eq!(scalar(&data, db, torn), 0, "a signed batch without all its records");
+    let unbatched = "SELECT count(*) FROM records r WHERE NOT EXISTS (SELECT 1 FROM batches b \
+                     WHERE b.chain = r.chain AND r.seq BETWEEN b.first_seq AND b.last_seq)";
+    assert_eq!(scalar(&data, db, unbatched), 0, "a record without its signed batch");
+    let batches = scalar(&data, db, "SELECT count(*) FROM batches");
+    assert!(batches > 0);
+    assert_eq!(scalar(&data, db, "SELECT size FROM ledger_log"), batches, "the log's counter");
+    assert!(scalar(&data, db, "SELECT count(*) FROM records") as usize >= n);
+    let out = ledger(&data, db, &["verify", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify --json");
+    assert!(out.status.success(), "verify after the kill: {report}");
+    assert_eq!(report["batches"].as_i64(), Some(batches), "verify checked every batch: {report}");
+    assert_eq!(report["log_size"].as_i64(), Some(batches), "{report}");
+    let srv = Serve::start(&data, db, &args);
     assert_all_present(&srv, &acked);
     drop(srv);
-    let text = verify_ok(&data, None);
+    let text = verify_ok(&data, db);
     assert!(text.starts_with("ok: "), "{text}");
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_decision() {
+    kill_9_under_load(None);
+}
+
+#[test]
+fn kill_9_under_load_on_postgres_loses_no_acknowledged_decision() {
+    let db = crumb_testkit::postgres::database();
+    kill_9_under_load(Some(&db.url));
 }
 
 /// Run `crumb serve`, record decisions, stop it cleanly; returns (data dir, chain id).

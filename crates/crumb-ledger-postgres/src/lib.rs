@@ -105,6 +105,7 @@ mod tests {
     use std::sync::Arc;
 
     use crumb_ledger::Storage;
+    use crumb_ledger::conformance_sql::ExecSql;
 
     use super::*;
 
@@ -113,38 +114,29 @@ mod tests {
         Arc::new(PgStorage::open(&db.url).await.expect("open postgres"))
     }
 
+    async fn open_sql(url: &str) -> (Arc<dyn Storage>, ExecSql) {
+        let s = PgStorage::open(url).await.expect("open postgres");
+        let sql = s.sql_runner();
+        (Arc::new(s), sql)
+    }
+
+    async fn fresh_sql() -> (Arc<dyn Storage>, ExecSql) {
+        let db = tokio::task::spawn_blocking(crumb_testkit::postgres::database).await.expect("create database");
+        // These stories write many small ledgers and test what is stored, not that a commit
+        // survives a crash: no flush per commit.
+        let sep = if db.url.contains('?') { '&' } else { '?' };
+        open_sql(&format!("{}{sep}options=-c%20synchronous_commit%3Doff", db.url)).await
+    }
+
     crumb_ledger::conformance_tests!(fresh());
     crumb_ledger::hooks_conformance_tests!(fresh());
+    crumb_ledger::sql_conformance_tests!(fresh_sql());
 
     /// A ledger written before the aggregates existed gets them counted by the migration.
     #[tokio::test]
     async fn the_aggregates_migration_counts_an_existing_ledger() {
         let db = tokio::task::spawn_blocking(crumb_testkit::postgres::database).await.expect("create database");
-        let url = db.url.clone();
-        let s = PgStorage::open(&url).await.expect("open");
-        let mut recs: Vec<Record> = Vec::new();
-        for i in 0..40 {
-            let (seq, hash) =
-                recs.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, crumb_ledger::GENESIS.to_string()));
-            let e = crumb_ledger::conformance::sample_entry(i, 1_800_000_000_000 + i * 3_000_000);
-            recs.push(Record::chain_after("c", seq, &hash, e));
-        }
-        s.append(&recs).await.expect("append");
-        let counted = crumb_ledger::conformance_aggregates::stored(&s).await;
-        assert!(!counted.is_empty());
-        // Back to the schema before 0006: no aggregate tables, 0006 not applied.
-        for stmt in [
-            "DROP TABLE agg_decisions",
-            "DROP TABLE agg_categories",
-            "DROP TABLE agg_hours",
-            "DELETE FROM _sqlx_migrations WHERE version = 6",
-        ] {
-            sqlx::query(stmt).execute(s.pool()).await.expect(stmt);
-        }
-        drop(s);
-        let s = PgStorage::open(&url).await.expect("reopen and migrate");
-        assert_eq!(crumb_ledger::conformance_aggregates::stored(&s).await, counted);
-        assert_eq!(counted, crumb_ledger::aggregates::recount(&recs));
+        crumb_ledger::conformance_sql::aggregates_migration_counts_an_existing_ledger(|| open_sql(&db.url)).await;
     }
 
     /// The migration that adds the aggregates counts the records already stored with the

@@ -93,4 +93,12 @@ where
         .map_err(unavailable)?;
         row.as_ref().map(logged_batch).transpose()
     }
+
+    async fn log_size(&self) -> Result<i64, StorageError> {
+        let row = sqlx::query("SELECT size FROM ledger_log WHERE id = 1")
+            .fetch_one(&self.reads)
+            .await
+            .map_err(unavailable)?;
+        row.int_at(0)
+    }
 }

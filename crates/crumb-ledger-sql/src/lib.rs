@@ -18,10 +18,12 @@
 //! is bundled in [`Decodes`], which every row of both drivers implements.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use crumb_ledger::conformance_sql::{ExecSql, SqlFuture};
 use crumb_ledger::{Record, StorageError};
-use sqlx::{Database, Pool};
+use sqlx::{Database, Executor, IntoArguments, Pool};
 
 mod admin;
 pub mod aggregates;
@@ -95,6 +97,22 @@ impl<B: Backend> SqlStorage<B> {
     /// The read pool, for tests that tamper with rows directly.
     pub fn pool(&self) -> &Pool<B::Db> {
         &self.reads
+    }
+}
+
+impl<B: Backend> SqlStorage<B>
+where
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+{
+    /// Runs one SQL statement on the write pool, outside the storage's API: for the
+    /// conformance stories that tamper with rows (`crumb_ledger::conformance_sql`).
+    pub fn sql_runner(&self) -> ExecSql {
+        let pool = self.writes.clone();
+        Arc::new(move |stmt: String| -> SqlFuture {
+            let pool = pool.clone();
+            Box::pin(async move { sqlx::query(&stmt).execute(&pool).await.map(|_| ()).map_err(|e| e.to_string()) })
+        })
     }
 }
 

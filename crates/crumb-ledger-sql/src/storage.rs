@@ -38,7 +38,7 @@ where
     async fn chains(&self) -> Result<Vec<String>, StorageError> {
         let rows = sqlx::query(
             "SELECT chain FROM chains UNION SELECT DISTINCT chain FROM records \
-             UNION SELECT DISTINCT chain FROM checkpoints ORDER BY chain",
+             UNION SELECT DISTINCT chain FROM checkpoints UNION SELECT DISTINCT chain FROM batches ORDER BY chain",
         )
         .fetch_all(&self.reads)
         .await

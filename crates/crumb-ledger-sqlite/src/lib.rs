@@ -142,6 +142,7 @@ mod tests {
     use std::sync::Arc;
 
     use crumb_ledger::Storage;
+    use crumb_ledger::conformance_sql::ExecSql;
 
     use super::*;
 
@@ -153,38 +154,29 @@ mod tests {
         Arc::new(SqliteStorage::open(&url).await.expect("open sqlite"))
     }
 
+    async fn open_sql(url: &str) -> (Arc<dyn Storage>, ExecSql) {
+        let s = SqliteStorage::open(url).await.expect("open sqlite");
+        let sql = s.sql_runner();
+        (Arc::new(s), sql)
+    }
+
+    async fn fresh_sql() -> (Arc<dyn Storage>, ExecSql) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        std::mem::forget(dir);
+        open_sql(&url).await
+    }
+
     crumb_ledger::conformance_tests!(fresh());
     crumb_ledger::hooks_conformance_tests!(fresh());
+    crumb_ledger::sql_conformance_tests!(fresh_sql());
 
     /// A ledger written before the aggregates existed gets them counted by the migration.
     #[tokio::test]
     async fn the_aggregates_migration_counts_an_existing_ledger() {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-        let s = SqliteStorage::open(&url).await.expect("open");
-        let mut recs: Vec<Record> = Vec::new();
-        for i in 0..40 {
-            let (seq, hash) =
-                recs.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, crumb_ledger::GENESIS.to_string()));
-            let e = crumb_ledger::conformance::sample_entry(i, 1_800_000_000_000 + i * 3_000_000);
-            recs.push(Record::chain_after("c", seq, &hash, e));
-        }
-        s.append(&recs).await.expect("append");
-        let counted = crumb_ledger::conformance_aggregates::stored(&s).await;
-        assert!(!counted.is_empty());
-        // Back to the schema before 0006: no aggregate tables, 0006 not applied.
-        for stmt in [
-            "DROP TABLE agg_decisions",
-            "DROP TABLE agg_categories",
-            "DROP TABLE agg_hours",
-            "DELETE FROM _sqlx_migrations WHERE version = 6",
-        ] {
-            sqlx::query(stmt).execute(s.pool()).await.expect(stmt);
-        }
-        drop(s);
-        let s = SqliteStorage::open(&url).await.expect("reopen and migrate");
-        assert_eq!(crumb_ledger::conformance_aggregates::stored(&s).await, counted);
-        assert_eq!(counted, crumb_ledger::aggregates::recount(&recs));
+        crumb_ledger::conformance_sql::aggregates_migration_counts_an_existing_ledger(|| open_sql(&url)).await;
     }
 
     /// The migration that adds the aggregates counts the records already stored with the

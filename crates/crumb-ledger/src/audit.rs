@@ -20,16 +20,50 @@ fn problem(chain: &str, seq: i64, kind: ProblemKind, message: String) -> Problem
     Problem { chain: chain.to_string(), seq, kind, message }
 }
 
-/// Check one chain's batches against its stored records; `anchor` is the highest seq a
-/// valid retention checkpoint lets be missing.
+/// Check one chain's batches against its stored records and its checkpoints `cps`.
+///
+/// Every record the writer commits is under a signed batch, and the batches of a chain
+/// tile it from seq 1. A chain without any batch was written before signed batches
+/// existed: its records must then be covered by a valid signed checkpoint (such a chain
+/// is checkpointed at shutdown), so a chain forged with records alone is reported.
 pub async fn verify_chain_batches(
     storage: &dyn Storage,
     chain: &str,
     trusted: &[VerifyingKey],
-    anchor: i64,
+    cps: &[Checkpoint],
 ) -> Result<(u64, Vec<Problem>), StorageError> {
+    let anchor = retention_anchor(cps, trusted);
+    // The head is read before the batches: a batch commits with its records, so every
+    // record up to this head is under a batch read below, even with the writer running.
+    let head = storage.chain_head(chain).await?.map(|(seq, _)| seq);
     let batches = storage.chain_batches(chain).await?;
     let mut out = Vec::new();
+    if batches.is_empty() {
+        let checkpointed = cps
+            .iter()
+            .filter(|c| c.chain == chain && crate::keys::signature_ok(c, trusted))
+            .map(|c| c.seq)
+            .max()
+            .unwrap_or(0);
+        if head.is_some_and(|h| h > checkpointed)
+            && let Some(r) = storage.records(chain, checkpointed, 1).await?.first()
+        {
+            let msg =
+                format!("record {chain}#{}: not under any signed batch nor a signed checkpoint (inserted)", r.seq);
+            out.push(problem(chain, r.seq, ProblemKind::Unbatched, msg));
+        }
+        return Ok((0, out));
+    }
+    if let Some(first) = batches.first()
+        && first.batch.first_seq != 1
+    {
+        let b = &first.batch;
+        let msg = format!(
+            "batch {chain}#{}..{}: the chain's first signed batch does not start at #1 (a batch is missing)",
+            b.first_seq, b.last_seq
+        );
+        out.push(problem(chain, 1, ProblemKind::BatchMismatch, msg));
+    }
     let mut prev: Option<&LoggedBatch> = None;
     for lb in &batches {
         let b = &lb.batch;
@@ -69,7 +103,7 @@ pub async fn verify_chain_batches(
         }
     }
     if let Some(last) = batches.last()
-        && let Some((head, _)) = storage.chain_head(chain).await?
+        && let Some(head) = head
         && head > last.batch.last_seq
     {
         let seq = last.batch.last_seq + 1;
@@ -97,6 +131,10 @@ pub async fn verify_log(
 ) -> Result<(u64, Vec<Problem>), StorageError> {
     let mut out = Vec::new();
     let mut log = LogTree::default();
+    // The counter is read before the batches and again after: a batch commits with its
+    // counter's raise, so with servers writing meanwhile the first read is at most the
+    // batches read and the second at least.
+    let counted_before = storage.log_size().await?;
     if let Err(e) = log.sync(storage).await {
         match e {
             crate::tree::LogError::Storage(s) => return Err(s),
@@ -106,6 +144,15 @@ pub async fn verify_log(
                 return Ok((log.size(), out));
             }
         }
+    }
+    let counted_after = storage.log_size().await?;
+    if counted_before > log.size() as i64 || counted_after < log.size() as i64 {
+        let counted = if counted_before > log.size() as i64 { counted_before } else { counted_after };
+        let msg = format!(
+            "the log's counter says {counted} batches but {} are stored (batches deleted or the counter edited)",
+            log.size()
+        );
+        out.push(problem(LOG, log.size() as i64, ProblemKind::LogMismatch, msg));
     }
     for th in heads {
         if !th.signature_ok(trusted) {
@@ -162,8 +209,8 @@ pub async fn verify_with(
     let mut report = crate::verify::verify(storage, trusted).await?;
     let mut batch_problems = Vec::new();
     for chain in storage.chains().await? {
-        let anchor = retention_anchor(&storage.checkpoints(&chain).await?, trusted);
-        let (n, p) = verify_chain_batches(storage, &chain, trusted, anchor).await?;
+        let cps = storage.checkpoints(&chain).await?;
+        let (n, p) = verify_chain_batches(storage, &chain, trusted, &cps).await?;
         report.batches += n;
         batch_problems.extend(p);
     }

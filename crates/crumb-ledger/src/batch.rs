@@ -181,6 +181,10 @@ pub trait ProofStore: Send + Sync {
     async fn chain_batches(&self, chain: &str) -> Result<Vec<LoggedBatch>, StorageError>;
     /// The logged batch holding record `seq` of `chain`.
     async fn batch_of(&self, chain: &str, seq: i64) -> Result<Option<LoggedBatch>, StorageError>;
+    /// The log's size as its counter (`ledger_log`) holds it: every commit of a batch
+    /// raises it, so it equals the number of logged batches unless rows were deleted or
+    /// the counter was edited.
+    async fn log_size(&self) -> Result<i64, StorageError>;
 }
 
 #[cfg(test)]

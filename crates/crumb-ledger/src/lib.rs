@@ -10,7 +10,8 @@
 //!   signature, naming the first bad record for edits, deletions, insertions, reordering
 //!   and truncated tails (against the last checkpoint).
 //! - [`Storage`] is the trait the SQLite and PostgreSQL backends implement; [`conformance`]
-//!   is the suite both run. [`writer::Ledger`] group-commits concurrent appends.
+//!   is the suite both run ([`conformance_tamper`]: every single tampering of a stored
+//!   ledger, done by SQL, is found by [`verify_with`]). [`writer::Ledger`] group-commits concurrent appends.
 //! - [`record_hash`] hashes a record's canonical encoding, versioned and written field by
 //!   field ([`hash`]; the field list and order are in `docs/ledger.md`).
 //! - Every committed batch is a Merkle tree whose root is signed once ([`batch`]); every
@@ -34,6 +35,8 @@ pub mod audit;
 pub mod batch;
 pub mod conformance;
 pub mod conformance_aggregates;
+pub mod conformance_sql;
+pub mod conformance_tamper;
 pub mod export;
 pub mod hash;
 pub mod hooks;

@@ -66,7 +66,7 @@ pub trait Storage: AdminStore + ScanStore + HookStore + ProofStore + Send + Sync
     async fn ping(&self) -> Result<(), StorageError>;
     /// Register a new chain (idempotent).
     async fn start_chain(&self, chain: &str, started_at: i64) -> Result<(), StorageError>;
-    /// Every chain id, registered or holding records or checkpoints, sorted.
+    /// Every chain id, registered or holding records, checkpoints or signed batches, sorted.
     async fn chains(&self) -> Result<Vec<String>, StorageError>;
     /// The last record's `(seq, hash)` of a chain, if it has records.
     async fn chain_head(&self, chain: &str) -> Result<Option<(i64, String)>, StorageError>;
