@@ -34,6 +34,7 @@ pub mod audit;
 pub mod batch;
 pub mod conformance;
 pub mod conformance_aggregates;
+pub mod conformance_upgrade;
 pub mod export;
 pub mod hash;
 pub mod hooks;
