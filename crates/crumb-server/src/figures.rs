@@ -45,7 +45,8 @@ pub fn whole_hour(t: i64) -> bool {
 fn parts(from: i64, to: i64) -> Vec<(Table, i64, i64)> {
     // The first day start at or after `from`, the last at or before `to` (no overflow at
     // the ends of i64: `from` rounds up, `to` rounds down).
-    let first_day = if from.rem_euclid(DAY_MS) == 0 { from } else { (from.div_euclid(DAY_MS) + 1) * DAY_MS };
+    let first_day =
+        if from.rem_euclid(DAY_MS) == 0 { from } else { (from.div_euclid(DAY_MS) + 1).saturating_mul(DAY_MS) };
     let last_day = to.div_euclid(DAY_MS) * DAY_MS;
     if first_day >= last_day {
         return if from < to { vec![(Table::Hours, from, to)] } else { vec![] };
