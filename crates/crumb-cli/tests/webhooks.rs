@@ -391,7 +391,7 @@ fn roles_and_audit(db: Option<&str>) {
         &["create-webhook", "leadsgen", "ftp://x/", "--event", "scan.errors"][..],
         &["create-webhook", "leadsgen", "http://127.0.0.1:9/h", "--event", "nope"],
         &["create-webhook", "Not A Site", "http://127.0.0.1:9/h", "--event", "scan.errors"],
-        &["create-webhook", "leadsgen", "https://example.com/h", "--event", "scan.errors"],
+        &["create-webhook", "leadsgen", "https://user:pw@example.com/h", "--event", "scan.errors"],
     ] {
         let o = admin(&data, db, args, None);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
