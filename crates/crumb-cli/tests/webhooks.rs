@@ -1,9 +1,12 @@
 //! Webhooks, roles and the audit log against the real binary, on SQLite and PostgreSQL:
 //! a signed delivery to a loopback receiver that fails twice and then succeeds (retries
 //! with backoff observed), one delivery per event with two `crumb serve` on one PostgreSQL,
-//! viewers refused exports and management, audit rows written, bad input stores nothing.
+//! viewers refused exports and management, audit rows written, bad input stores nothing;
+//! an https receiver whose CA is trusted gets a signed delivery, one whose CA is not gets
+//! none and the delivery log says why.
 
 mod support;
+mod webhooks_tls;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -36,40 +39,30 @@ struct Receiver {
 
 impl Receiver {
     fn start(script: Vec<u16>) -> Receiver {
+        Receiver::start_with(script, None)
+    }
+
+    /// A receiver over TLS with the server settings `tls`.
+    fn start_tls(tls: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::start_with(vec![], Some(tls))
+    }
+
+    fn start_with(script: Vec<u16>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let hits = Arc::new(Mutex::new(Vec::new()));
         let (h, script) = (hits.clone(), Arc::new(Mutex::new(script.into_iter())));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut headers = Vec::new();
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':') {
-                        headers.push((k.trim().to_string(), v.trim().to_string()));
+                let Ok(stream) = stream else { continue };
+                let status = || script.lock().expect("lock").next().unwrap_or(200);
+                match &tls {
+                    None => answer(stream, &h, status),
+                    Some(cfg) => {
+                        let Ok(conn) = rustls::ServerConnection::new(cfg.clone()) else { continue };
+                        answer(rustls::StreamOwned::new(conn, stream), &h, status)
                     }
                 }
-                let len = headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .and_then(|(_, v)| v.parse().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                h.lock().expect("lock").push(Hit {
-                    at: Instant::now(),
-                    headers,
-                    body: String::from_utf8_lossy(&body).into(),
-                });
-                let status = script.lock().expect("lock").next().unwrap_or(200);
-                let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             }
         });
         Receiver { port, hits }
@@ -89,6 +82,37 @@ impl Receiver {
         }
         panic!("expected {n} webhook requests, got {:?}", self.hits());
     }
+}
+
+/// Read one request from `stream` (nothing when it never comes, e.g. a failed TLS
+/// handshake), note it and answer `status()`.
+fn answer<S: Read + Write>(stream: S, hits: &Mutex<Vec<Hit>>, status: impl FnOnce() -> u16) {
+    let mut reader = BufReader::new(stream);
+    let mut headers = Vec::new();
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    hits.lock().expect("lock").push(Hit { at: Instant::now(), headers, body: String::from_utf8_lossy(&body).into() });
+    let stream = reader.get_mut();
+    let _ = write!(stream, "HTTP/1.1 {} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status());
+    let _ = stream.flush();
 }
 
 /// Check `Crumb-Signature` independently of Crumb: `openssl dgst -sha256 -hmac`.
@@ -247,6 +271,54 @@ fn webhook_fails_twice_then_succeeds_postgres() {
     fail_twice_then_succeed(Some(&pg.url));
 }
 
+/// https: a receiver whose certificate a CA in `SSL_CERT_FILE` signed gets the signed
+/// delivery; one whose CA is not trusted gets nothing, and its failed attempt is logged with
+/// the reason.
+#[test]
+fn https_webhooks_trust_the_configured_roots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, inv) = (dir.path().join("data"), dir.path().join("leadsgen.toml"));
+    let base = std::fs::read_to_string(example("leadsgen.toml")).expect("example");
+    std::fs::write(&inv, &base).expect("write");
+    let ca = webhooks_tls::ca(dir.path(), "ca");
+    webhooks_tls::ca(dir.path(), "rogue");
+    let good = Receiver::start_tls(webhooks_tls::server_config(dir.path(), "ca"));
+    let bad = Receiver::start_tls(webhooks_tls::server_config(dir.path(), "rogue"));
+    let mut hooks = Vec::new();
+    for rx in [&good, &bad] {
+        let url = format!("https://127.0.0.1:{}/hook", rx.port);
+        let out =
+            ok(&admin(&data, None, &["create-webhook", "leadsgen", &url, "--event", "policy.material_change"], None));
+        let mut lines = out.lines();
+        hooks.push((lines.next().expect("id").to_string(), lines.next().expect("secret").to_string()));
+    }
+    let args = ["--config", inv.to_str().expect("utf8"), "--webhook-backoff-ms", "60000", "--webhook-poll-ms", "50"];
+    let srv = Serve::start_env(&data, None, &args, &[("SSL_CERT_FILE", ca.to_str().expect("utf8"))]);
+    std::fs::write(&inv, inventory_with(&base, 1)).expect("write");
+    hup(&srv);
+    let hits = good.wait_for(1, 30);
+    assert_signed(&hits[0], &hooks[0].1);
+    assert_eq!(hits[0].header("crumb-event"), "policy.material_change");
+    // The untrusted receiver's attempt fails in the handshake: no request reaches it.
+    let end = Instant::now() + Duration::from_secs(30);
+    let failed = loop {
+        let log = lines_json(&ok(&admin(&data, None, &["deliveries", "--json"], None)));
+        if let Some(d) = log.iter().find(|d| d["webhook_id"] == hooks[1].0.as_str()) {
+            break d.clone();
+        }
+        assert!(Instant::now() < end, "no attempt logged for the untrusted receiver: {log:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(failed["outcome"], "retrying", "{failed}");
+    assert!(failed["status"].is_null(), "{failed}");
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(error.contains("certificate") && error.contains("UnknownIssuer"), "the reason is logged: {failed}");
+    assert!(bad.hits().is_empty(), "nothing sent to an untrusted receiver");
+    let log = lines_json(&ok(&admin(&data, None, &["deliveries", "--json"], None)));
+    let delivered = log.iter().find(|d| d["webhook_id"] == hooks[0].0.as_str()).expect("the trusted one's attempt");
+    assert_eq!((delivered["outcome"].as_str(), delivered["status"].as_i64()), (Some("delivered"), Some(200)));
+}
+
 #[test]
 fn two_servers_on_one_postgres_deliver_each_event_once() {
     let pg = crumb_testkit::postgres::database();
@@ -319,7 +391,7 @@ fn roles_and_audit(db: Option<&str>) {
         &["create-webhook", "leadsgen", "ftp://x/", "--event", "scan.errors"][..],
         &["create-webhook", "leadsgen", "http://127.0.0.1:9/h", "--event", "nope"],
         &["create-webhook", "Not A Site", "http://127.0.0.1:9/h", "--event", "scan.errors"],
-        &["create-webhook", "leadsgen", "https://example.com/h", "--event", "scan.errors"],
+        &["create-webhook", "leadsgen", "https://user:pw@example.com/h", "--event", "scan.errors"],
     ] {
         let o = admin(&data, db, args, None);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));

@@ -139,6 +139,49 @@ mod tests {
         crumb_ledger::conformance_sql::aggregates_migration_counts_an_existing_ledger(|| open_sql(&db.url)).await;
     }
 
+    /// A database an earlier release left at migration `at`, with records and rows in it.
+    async fn old_database(url: &str, at: i64) {
+        use crumb_ledger::conformance_upgrade::{OLD_ROWS, old_records};
+        let pool = PgPool::connect(url).await.expect("connect");
+        let all = sqlx::migrate!("./migrations");
+        let upto = |v: i64| sqlx::migrate::Migrator {
+            migrations: all.migrations.iter().filter(|m| m.version <= v).cloned().collect::<Vec<_>>().into(),
+            ..sqlx::migrate!("./migrations")
+        };
+        // The records go in before the aggregates' migration, as they did then; 0006
+        // counts them.
+        upto(5).run(&pool).await.expect("migrate to 5");
+        let mut conn = pool.acquire().await.expect("conn");
+        PgBackend::insert(&mut conn, &old_records()).await.expect("old records");
+        drop(conn);
+        upto(at).run(&pool).await.expect("migrate to the old version");
+        for (_, sql) in OLD_ROWS.iter().filter(|(v, _)| *v <= at) {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+    }
+
+    /// Upgrades from the release before the webhooks (0006) and from the one before the
+    /// daily rollup (0007): the current code migrates, the data is intact, the rollup is
+    /// backfilled and equal to a recount, the webhooks work.
+    #[tokio::test]
+    async fn a_database_of_an_earlier_release_upgrades() {
+        for at in [6, 7] {
+            let db = tokio::task::spawn_blocking(crumb_testkit::postgres::database).await.expect("create database");
+            old_database(&db.url, at).await;
+            let s = PgStorage::open(&db.url).await.expect("open and migrate");
+            crumb_ledger::conformance_upgrade::after_upgrade(&s, at).await;
+        }
+    }
+
+    /// Migration 0008 backfills the daily rollup with the statement the code documents.
+    #[test]
+    fn days_migration_backfills_with_the_shared_sql() {
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let migration = flat(include_str!("../migrations/0008_agg_days.sql"));
+        assert!(migration.contains(&flat(crumb_ledger_sql::aggregates::DAYS_BACKFILL)), "0008 lacks DAYS_BACKFILL");
+    }
+
     /// The migration that adds the aggregates counts the records already stored with the
     /// same statements `append` counts a batch with.
     #[test]

@@ -10,6 +10,11 @@
 //! stored (two servers, two chains), the later one stops being the first: the days of such
 //! records are recounted in the same transaction. Retention recounts the days of the
 //! visitors whose records it deletes, after deleting them.
+//!
+//! `agg_days` is not counted from the records: after the hours of a scope are counted, each
+//! `(site, day)` the scope's records fall on is summed again from that day's `agg_hours`
+//! (a day's 24 hours and a few actions), so a day always equals the sum of its hours and a
+//! batch pays no second first-decision test per record for it.
 
 use crumb_ledger::aggregates::{AggQuery, AggRow, DAY_MS, Dim, HOUR_MS, Key, Table};
 use crumb_ledger::{Record, StorageError};
@@ -98,12 +103,35 @@ fn add_statements<B: Backend>(scope: &Scope<'_>) -> [String; 3] {
     ]
 }
 
-/// The statements that count every record already stored: the migration's backfill (the
+/// Sum the hours of each `(site, day)` the scope's records fall on into `agg_days`,
+/// replacing the day's buckets (run after the hours are counted; a day whose bucket should
+/// vanish is deleted first, by [`recount_days`]).
+fn rollup_statement(scope: &Scope<'_>) -> String {
+    let cond = scope.condition();
+    format!(
+        "INSERT INTO agg_days (site, day_at, action, is_first, n, first_at, last_at) \
+         SELECT h.site, d.day_at, h.action, h.is_first, SUM(h.n), MIN(h.first_at), MAX(h.last_at) \
+         FROM (SELECT DISTINCT r.site, {DAY} AS day_at FROM records r WHERE {cond}) d \
+         JOIN agg_hours h ON h.site = d.site AND h.hour_at >= d.day_at AND h.hour_at < d.day_at + 86400000 \
+         GROUP BY h.site, d.day_at, h.action, h.is_first \
+         ON CONFLICT (site, day_at, action, is_first) DO UPDATE SET n = excluded.n, \
+         first_at = excluded.first_at, last_at = excluded.last_at"
+    )
+}
+
+/// The statements that count every record already stored: migration 0006's backfill (the
 /// migrations hold the same text; a test compares them).
 pub fn backfill_statements<B: Backend>() -> [String; 3] {
     add_statements::<B>(&Scope::Range(None, i64::MIN, i64::MAX))
         .map(|s| s.replace("r.recorded_at >= $1 AND r.recorded_at < $2", "TRUE"))
 }
+
+/// Migration 0008's backfill of `agg_days`: every stored hour summed per day. The hours
+/// equal a recount of the records, so their daily sums do too, without reading a record
+/// (the migrations hold the same text; a test compares them).
+pub const DAYS_BACKFILL: &str = "INSERT INTO agg_days (site, day_at, action, is_first, n, first_at, last_at) \
+    SELECT site, (hour_at / 86400000) * 86400000, action, is_first, SUM(n), MIN(first_at), MAX(last_at) \
+    FROM agg_hours GROUP BY site, (hour_at / 86400000) * 86400000, action, is_first";
 
 /// Count the records of `scope` into the aggregates, on the transaction `conn`.
 pub(crate) async fn add<B>(conn: &mut <B::Db as Database>::Connection, scope: Scope<'_>) -> Result<(), StorageError>
@@ -114,7 +142,7 @@ where
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
 {
-    for sql in add_statements::<B>(&scope) {
+    for sql in add_statements::<B>(&scope).into_iter().chain([rollup_statement(&scope)]) {
         let q = sqlx::query(&sql);
         bind_scope!(q, scope).execute(&mut *conn).await.map_err(unavailable)?;
     }
@@ -135,7 +163,9 @@ where
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
 {
-    for (table, col) in [("agg_decisions", "day_at"), ("agg_categories", "day_at"), ("agg_hours", "hour_at")] {
+    for (table, col) in
+        [("agg_decisions", "day_at"), ("agg_categories", "day_at"), ("agg_hours", "hour_at"), ("agg_days", "day_at")]
+    {
         sqlx::query(&format!("DELETE FROM {table} WHERE site = $1 AND {col} >= $2 AND {col} < $3"))
             .bind(site)
             .bind(from)
@@ -255,13 +285,14 @@ fn column(table: Table, dim: Dim) -> Result<&'static str, StorageError> {
     })
 }
 
-/// The SQL of an [`AggQuery`]: the grouped columns, the sum, and for hours the first and
-/// last times.
+/// The SQL of an [`AggQuery`]: the grouped columns, the sum, and for hours and days the
+/// first and last times.
 pub(crate) fn query_sql(q: &AggQuery) -> Result<String, StorageError> {
     let (table, time) = match q.table {
         Table::Decisions => ("agg_decisions", "day_at"),
         Table::Categories => ("agg_categories", "day_at"),
         Table::Hours => ("agg_hours", "hour_at"),
+        Table::Days => ("agg_days", "day_at"),
     };
     let cols = q.group.iter().map(|d| column(q.table, *d)).collect::<Result<Vec<_>, _>>()?.join(", ");
     let mut sql = String::from("SELECT ");
@@ -270,7 +301,7 @@ pub(crate) fn query_sql(q: &AggQuery) -> Result<String, StorageError> {
         sql.push_str(", ");
     }
     sql.push_str("CAST(COALESCE(SUM(n), 0) AS BIGINT)");
-    if q.table == Table::Hours {
+    if q.table.timed() {
         sql.push_str(", MIN(first_at), MAX(last_at)");
     }
     sql.push_str(&format!(" FROM {table} WHERE {time} >= $1 AND {time} < $2"));
@@ -294,7 +325,6 @@ pub(crate) fn answer_row<R: Decodes>(q: &AggQuery, r: &R) -> Result<AggRow, Stor
         });
     }
     let i = q.group.len();
-    let (first_at, last_at) =
-        if q.table == Table::Hours { (r.opt_int_at(i + 1)?, r.opt_int_at(i + 2)?) } else { (None, None) };
+    let (first_at, last_at) = if q.table.timed() { (r.opt_int_at(i + 1)?, r.opt_int_at(i + 2)?) } else { (None, None) };
     Ok(AggRow { keys, n: r.int_at(i)?, first_at, last_at })
 }

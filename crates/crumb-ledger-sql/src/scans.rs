@@ -38,12 +38,22 @@ where
     }
 
     async fn scans(&self, site: Option<&str>, limit: i64) -> Result<Vec<ScanRow>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT id, site, target, recorded_at, pages, errors, warnings, notes FROM scans \
-             WHERE ($1 IS NULL OR site = $1) ORDER BY recorded_at DESC, id DESC LIMIT $2",
-        )
-        .bind(site)
-        .bind(limit)
+        // One site's newest scans walk the index `(site, recorded_at)` backwards (the
+        // overview asks for each site's last one on every view); `$1 IS NULL OR site = $1`
+        // would scan and sort every saved scan.
+        let rows = match site {
+            Some(site) => sqlx::query(
+                "SELECT id, site, target, recorded_at, pages, errors, warnings, notes FROM scans \
+                 WHERE site = $1 ORDER BY recorded_at DESC, id DESC LIMIT $2",
+            )
+            .bind(site)
+            .bind(limit),
+            None => sqlx::query(
+                "SELECT id, site, target, recorded_at, pages, errors, warnings, notes FROM scans \
+                 ORDER BY recorded_at DESC, id DESC LIMIT $1",
+            )
+            .bind(limit),
+        }
         .fetch_all(&self.reads)
         .await
         .map_err(unavailable)?;

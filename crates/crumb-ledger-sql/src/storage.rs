@@ -278,7 +278,7 @@ where
 
     async fn rebuild_aggregates(&self) -> Result<(), StorageError> {
         let mut tx = self.writes.begin().await.map_err(unavailable)?;
-        for table in ["agg_decisions", "agg_categories", "agg_hours"] {
+        for table in ["agg_decisions", "agg_categories", "agg_hours", "agg_days"] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(unavailable)?;
         }
         agg::add::<B>(&mut tx, Scope::Range(None, i64::MIN, i64::MAX)).await?;

@@ -1,13 +1,15 @@
 //! Aggregates: counts of the ledger's records kept beside them, in the same transaction as
 //! each batch, so the dashboard and the statistics API never count records.
 //!
-//! Three tables, each a count `n` per combination of its dimensions ([`Table`]):
+//! Four tables, each a count `n` per combination of its dimensions ([`Table`]):
 //!
 //! - `agg_decisions`: per site, UTC day, action, region (`""` when unknown), GPC, DNT,
 //!   policy version and first decision or change;
 //! - `agg_categories`: per site, UTC day, category and granted or refused;
 //! - `agg_hours`: per site, UTC hour, action and first decision or change, with the first
-//!   and last record time of each bucket.
+//!   and last record time of each bucket;
+//! - `agg_days`: the same per UTC day instead of hour (the sum of that day's hours), so a
+//!   window of months reads days and only its partial edge days read hours.
 //!
 //! A record is a visitor's *first decision* when no record of its consent id comes before
 //! it in `(recorded_at, chain, seq)` order among the records stored; every other record is a
@@ -36,6 +38,8 @@ pub enum Table {
     Categories,
     /// `agg_hours`.
     Hours,
+    /// `agg_days`: `agg_hours` rolled up per UTC day.
+    Days,
 }
 
 /// A dimension to group by. Each table has some of them ([`Table::dims`]).
@@ -43,7 +47,7 @@ pub enum Table {
 pub enum Dim {
     /// Site id.
     Site,
-    /// Start of the UTC day (Unix ms): decisions and categories.
+    /// Start of the UTC day (Unix ms): decisions, categories and days.
     Day,
     /// Start of the UTC hour (Unix ms): hours.
     Hour,
@@ -74,7 +78,13 @@ impl Table {
             }
             Table::Categories => &[Dim::Site, Dim::Day, Dim::Category, Dim::Granted],
             Table::Hours => &[Dim::Site, Dim::Hour, Dim::Action, Dim::First],
+            Table::Days => &[Dim::Site, Dim::Day, Dim::Action, Dim::First],
         }
+    }
+
+    /// Whether the table keeps each bucket's first and last record time (hours and days).
+    pub fn timed(self) -> bool {
+        matches!(self, Table::Hours | Table::Days)
     }
 }
 
@@ -127,16 +137,16 @@ pub struct AggRow {
     pub keys: Vec<Key>,
     /// Records counted.
     pub n: i64,
-    /// Earliest record time (hours only).
+    /// Earliest record time (hours and days only).
     pub first_at: Option<i64>,
-    /// Latest record time (hours only).
+    /// Latest record time (hours and days only).
     pub last_at: Option<i64>,
 }
 
-/// Every bucket of the three tables: `(table, keys)` to `(n, first_at, last_at)`.
+/// Every bucket of the four tables: `(table, keys)` to `(n, first_at, last_at)`.
 pub type Buckets = BTreeMap<(Table, Vec<Key>), (i64, Option<i64>, Option<i64>)>;
 
-/// Every bucket of the three tables, as a recount from `records` gives it: the oracle the
+/// Every bucket of the four tables, as a recount from `records` gives it: the oracle the
 /// conformance suite compares the stored aggregates with. Buckets with no record are absent.
 pub fn recount(records: &[Record]) -> Buckets {
     let mut order: Vec<&Record> = records.iter().collect();
@@ -173,7 +183,8 @@ pub fn recount(records: &[Record]) -> Buckets {
         for (cat, granted) in &e.choices {
             add(Table::Categories, vec![site.clone(), day.clone(), Key::Text(cat.clone()), Key::Flag(*granted)], None);
         }
-        add(Table::Hours, vec![site, hour, action, Key::Flag(first)], Some(e.recorded_at));
+        add(Table::Hours, vec![site.clone(), hour, action.clone(), Key::Flag(first)], Some(e.recorded_at));
+        add(Table::Days, vec![site, day, action, Key::Flag(first)], Some(e.recorded_at));
     }
     out
 }

@@ -63,7 +63,7 @@ fn random_entry(g: &mut Gen) -> Entry {
 /// dimensions.
 pub async fn stored(s: &dyn Storage) -> Buckets {
     let mut out = Buckets::new();
-    for table in [Table::Decisions, Table::Categories, Table::Hours] {
+    for table in [Table::Decisions, Table::Categories, Table::Hours, Table::Days] {
         let q = AggQuery { table, site: None, from: i64::MIN, to: i64::MAX, group: table.dims().to_vec() };
         for row in s.aggregates(&q).await.expect("aggregates") {
             out.insert((table, row.keys), (row.n, row.first_at, row.last_at));

@@ -37,6 +37,7 @@ pub mod conformance;
 pub mod conformance_aggregates;
 pub mod conformance_sql;
 pub mod conformance_tamper;
+pub mod conformance_upgrade;
 pub mod export;
 pub mod hash;
 pub mod hooks;

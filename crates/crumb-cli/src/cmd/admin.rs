@@ -22,7 +22,7 @@ use crate::exit;
   crumb admin list-keys
   crumb admin revoke-key 3f9c0a1b2c3d4e5f
   crumb admin set-role bob --role viewer --site leadsgen
-  crumb admin create-webhook leadsgen http://hooks.internal:9000/crumb --event scan.errors
+  crumb admin create-webhook leadsgen https://hooks.example.com/crumb --event scan.errors
   crumb admin deliveries --site leadsgen
   crumb admin audit
 
@@ -124,7 +124,7 @@ webhooks; admins of every site manage accounts (docs/dashboard.md).")]
     },
     /// Add a webhook to a site; prints its id and, once, its signing secret.
     #[command(after_help = "Examples:
-  crumb admin create-webhook leadsgen http://hooks.internal:9000/crumb --event policy.material_change
+  crumb admin create-webhook leadsgen https://hooks.example.com/crumb --event policy.material_change
   crumb admin create-webhook leadsgen http://127.0.0.1:9000/h --event scan.errors --event consent.reject_spike
 
 Events: policy.material_change, scan.errors, ledger.verify_failed, consent.reject_spike.

@@ -91,7 +91,10 @@ pub fn describe(pairs: &[(String, String)]) -> String {
 /// `crumb admin create-webhook SITE URL --event E...`: prints the id, then the secret once.
 pub async fn create_webhook(storage: &dyn Storage, site: &str, url: &str, events: &[String]) -> miette::Result<u8> {
     let (row, secret) = webhooks::build(site, url, events, "cli", now_ms()).map_err(|e| {
-        miette!(help = format!("events: {}; URL: http://HOST[:PORT]/PATH", webhooks::EVENTS.join(", ")), "{e}")
+        miette!(
+            help = format!("events: {}; URL: https://HOST[:PORT]/PATH (or http://)", webhooks::EVENTS.join(", ")),
+            "{e}"
+        )
     })?;
     storage.add_webhook(&row, &secret).await.map_err(|e| miette!("{e}"))?;
     audit_cli(storage, "webhook_created", Some(site), format!("webhook {} for {}", row.id, row.events.join(", ")))

@@ -33,7 +33,13 @@ pub struct Serve {
 impl Serve {
     /// Start `crumb serve --listen 127.0.0.1:0 ARGS` with `data_dir`.
     pub fn start(data_dir: &Path, database: Option<&str>, args: &[&str]) -> Serve {
+        Serve::start_env(data_dir, database, args, &[])
+    }
+
+    /// [`Serve::start`] with these environment variables set too.
+    pub fn start_env(data_dir: &Path, database: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Serve {
         let mut cmd = Command::new(BIN);
+        cmd.envs(env.iter().copied());
         cmd.arg("serve").args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
         if let Some(db) = database {
             cmd.args(["--database", db]);

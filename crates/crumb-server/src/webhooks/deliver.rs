@@ -1,6 +1,12 @@
 //! The deliverer every `crumb serve` runs: claim due outbox rows with a lease, POST each
 //! signed body to its webhook's URL (and nowhere else: redirects are not followed), and
 //! record the attempt; failures are retried with exponential backoff for 24 hours.
+//!
+//! `https://` URLs are delivered over TLS (rustls with the `ring` provider), trusting the
+//! system's root certificates (`rustls-native-certs`: the OS store, or the PEM file
+//! `SSL_CERT_FILE` / the directories `SSL_CERT_DIR` name). A certificate that does not
+//! verify is a failed attempt whose error in the delivery log says why. `http://` stays
+//! for receivers on loopback or a private network.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +15,7 @@ use axum::http::{Request, header};
 use bytes::Bytes;
 use crumb_ledger::{Claimed, DeliveryRow, Storage, now_ms};
 use http_body_util::Full;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -49,12 +56,49 @@ impl DeliveryOptions {
     }
 }
 
+/// The HTTP client of the deliverer: plain TCP for `http://`, TLS for `https://`.
+type WebhookClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The TLS settings: the `ring` provider, rustls' safe protocol versions, the system's
+/// roots. Without any root certificate (none installed, or an unreadable `SSL_CERT_FILE`)
+/// every https attempt fails with the reason logged, and http still works.
+fn tls_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::warn!(error = %e, "reading the system's root certificates");
+    }
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        tracing::warn!(
+            "no root certificate found: https webhooks will fail until one is installed (or SSL_CERT_FILE set)"
+        );
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider);
+    match builder.with_safe_default_protocol_versions() {
+        Ok(b) => b.with_root_certificates(roots).with_no_client_auth(),
+        // The ring provider supports the safe defaults; this is not reached.
+        Err(_) => {
+            rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth()
+        }
+    }
+}
+
+/// The deliverer's client: connections time out after 5 s; the scheme picks TLS or not.
+pub(crate) fn client() -> WebhookClient {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(Duration::from_secs(5)));
+    // https:// URLs pass through to the TLS layer.
+    http.enforce_http(false);
+    let connector =
+        HttpsConnectorBuilder::new().with_tls_config(tls_config()).https_or_http().enable_http1().wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
 /// Run forever: claim and deliver as `owner` (this process's chain id, unique per server).
 pub async fn run(storage: Arc<dyn Storage>, owner: String, opts: DeliveryOptions) {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    connector.enforce_http(true);
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let client = client();
     loop {
         match storage.claim_deliveries(&owner, now_ms(), LEASE_MS, BATCH).await {
             Ok(batch) if !batch.is_empty() => {
@@ -71,13 +115,7 @@ pub async fn run(storage: Arc<dyn Storage>, owner: String, opts: DeliveryOptions
 }
 
 /// POST one claimed event and settle its row.
-async fn attempt(
-    storage: &dyn Storage,
-    client: &Client<HttpConnector, Full<Bytes>>,
-    owner: &str,
-    opts: &DeliveryOptions,
-    c: Claimed,
-) {
+async fn attempt(storage: &dyn Storage, client: &WebhookClient, owner: &str, opts: &DeliveryOptions, c: Claimed) {
     let started = Instant::now();
     let (status, error) = send(client, &c).await;
     let now = now_ms();
@@ -114,7 +152,7 @@ async fn attempt(
 }
 
 /// The receiver's status, or the error in words.
-async fn send(client: &Client<HttpConnector, Full<Bytes>>, c: &Claimed) -> (Option<i64>, Option<String>) {
+async fn send(client: &WebhookClient, c: &Claimed) -> (Option<i64>, Option<String>) {
     let t = now_ms() / 1000;
     let req = Request::post(c.url.as_str())
         .header(header::CONTENT_TYPE, "application/json")

@@ -40,7 +40,7 @@ pub const MAX_URL: usize = 2048;
 /// Why a webhook cannot be configured as asked.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WebhookError {
-    /// The URL is not an absolute `http://` URL with a host.
+    /// The URL is not an absolute `https://` or `http://` URL with a host.
     #[error("{0}")]
     Url(String),
     /// An unknown event type, or none.
@@ -75,8 +75,8 @@ pub fn new_id() -> String {
     format!("wh_{}", hex::encode(b))
 }
 
-/// Check a webhook URL: absolute `http://` with a host, no credentials, no fragment, at most
-/// [`MAX_URL`] bytes. `https://` is refused for now: this build has no TLS client.
+/// Check a webhook URL: absolute `https://` (delivered over TLS, the system's roots) or
+/// `http://`, with a host, no credentials, no fragment, at most [`MAX_URL`] bytes.
 pub fn check_url(url: &str) -> Result<(), WebhookError> {
     let bad = |why: &str| Err(WebhookError::Url(format!("webhook URL `{url}`: {why}")));
     if url.is_empty() || url.len() > MAX_URL || url.chars().any(|c| c.is_control() || c == ' ') {
@@ -84,11 +84,8 @@ pub fn check_url(url: &str) -> Result<(), WebhookError> {
     }
     let Ok(uri) = url.parse::<axum::http::Uri>() else { return bad("not a URL") };
     match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return bad("https delivery is not supported by this build yet; use an http:// URL (e.g. a local relay)");
-        }
-        _ => return bad("use an http:// URL"),
+        Some("https" | "http") => {}
+        _ => return bad("use an https:// (or http://) URL"),
     }
     let Some(auth) = uri.authority() else { return bad("the URL has no host") };
     if auth.as_str().contains('@') {
@@ -177,9 +174,8 @@ mod tests {
     #[test]
     fn urls_and_events_are_checked() {
         assert!(check_url("http://127.0.0.1:9000/hook").is_ok());
-        for bad in
-            ["", "ftp://x/", "http:///x", "http://u:p@host/", "not a url", "https://example.com/h", "http://h/#f"]
-        {
+        assert!(check_url("https://hooks.example.com/crumb?token=x").is_ok());
+        for bad in ["", "ftp://x/", "http:///x", "http://u:p@host/", "https://u@host/", "not a url", "http://h/#f"] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         assert!(check_events(&[]).is_err());

@@ -1,7 +1,8 @@
 //! The reject-rate spike rule, checked by every `crumb serve` every few minutes.
 //!
-//! For each site: the share of `reject_all` among the decisions of the last hour against
-//! the share in the 7 days before that hour. It is a spike when the hour has at least
+//! For each site: the share of `reject_all` among the decisions of the last complete clock
+//! hour against the share in the 7 days before that hour, both summed from the hourly
+//! aggregates ([`figures`]: whole-hour bounds, no record is counted). It is a spike when the hour has at least
 //! [`MIN_HOUR`] decisions, the 7 days at least [`MIN_BASELINE`], and the hour's share is
 //! both at least [`MIN_RISE`] (15 points) above and at least [`MIN_RATIO`] (1.5) times the
 //! trailing share. At most one event per site and clock hour (its key names the hour), so
@@ -10,9 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crumb_ledger::{Stats, Storage, StorageError, now_ms};
+use crumb_ledger::{Storage, StorageError, now_ms};
 
 use super::{REJECT_SPIKE, emit};
+use crate::figures::{Figures, figures};
 
 /// Fewest decisions in the last hour for the rule to speak.
 pub const MIN_HOUR: i64 = 30;
@@ -26,9 +28,8 @@ pub const MIN_RATIO: f64 = 1.5;
 const HOUR: i64 = 3_600_000;
 
 /// `(rejects, decisions)` of a window.
-fn rejects(s: &Stats) -> (i64, i64) {
-    let r = s.by_action.iter().find(|(a, _)| a == "reject_all").map(|(_, n)| *n).unwrap_or(0);
-    (r, s.records)
+fn rejects(f: &Figures) -> (i64, i64) {
+    (f.action("reject_all"), f.records)
 }
 
 /// Whether `hour` against `baseline` (both `(rejects, decisions)`) is a spike.
@@ -41,23 +42,25 @@ pub fn is_spike(hour: (i64, i64), baseline: (i64, i64)) -> bool {
     now - before >= MIN_RISE && now >= MIN_RATIO * before
 }
 
-/// Check every site once at `now`; returns how many events were queued.
+/// Check every site once at `now`; returns how many events were queued. The hour is the
+/// last clock hour that ended at or before `now` (the aggregates' finest bucket).
 pub async fn check(storage: &dyn Storage, sites: &[String], now: i64) -> Result<u64, StorageError> {
     let mut queued = 0;
+    let start = now.div_euclid(HOUR) * HOUR - HOUR;
     for site in sites {
-        let hour = rejects(&storage.stats(Some(site), now - HOUR, now).await?);
-        let baseline = rejects(&storage.stats(Some(site), now - HOUR - 7 * 24 * HOUR, now - HOUR).await?);
+        let hour = rejects(&figures(storage, Some(site), start, start + HOUR).await?);
+        let baseline = rejects(&figures(storage, Some(site), start - 7 * 24 * HOUR, start).await?);
         if !is_spike(hour, baseline) {
             continue;
         }
         let share = |(r, n): (i64, i64)| (r as f64 * 1000.0 / n as f64).round() / 1000.0;
         let data = serde_json::json!({
-            "window": {"from": crumb_ledger::export::rfc3339(now - HOUR), "to": crumb_ledger::export::rfc3339(now)},
+            "window": {"from": crumb_ledger::export::rfc3339(start), "to": crumb_ledger::export::rfc3339(start + HOUR)},
             "hour": {"decisions": hour.1, "rejects": hour.0, "reject_share": share(hour)},
             "trailing_7d": {"decisions": baseline.1, "rejects": baseline.0, "reject_share": share(baseline)},
             "rule": format!("hour share >= trailing share + {MIN_RISE} and >= {MIN_RATIO} x trailing share; at least {MIN_HOUR} decisions in the hour and {MIN_BASELINE} in the 7 days"),
         });
-        let key = format!("{REJECT_SPIKE}:{site}:{}", now.div_euclid(HOUR));
+        let key = format!("{REJECT_SPIKE}:{site}:{}", start.div_euclid(HOUR));
         queued += emit(storage, Some(site), REJECT_SPIKE, &key, data, now).await?;
     }
     Ok(queued)
