@@ -27,8 +27,10 @@ fn logged_batch<R: Decodes>(r: &R) -> Result<LoggedBatch, StorageError> {
     })
 }
 
-#[async_trait]
-impl<B> ProofStore for SqlStorage<B>
+/// How many times a batch's transaction runs before a conflict is reported.
+const CONFLICT_ATTEMPTS: u32 = 4;
+
+impl<B> SqlStorage<B>
 where
     B: Backend,
     for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
@@ -36,7 +38,8 @@ where
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
 {
-    async fn append_batch(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
+    /// One run of [`ProofStore::append_batch`]'s transaction.
+    async fn append_batch_once(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
         let mut tx = self.writes.begin().await.map_err(unavailable)?;
         crate::aggregates::insert_counted::<B>(&mut tx, records).await?;
         // The counter's row lock orders concurrent servers' batches until this commits.
@@ -59,6 +62,29 @@ where
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         Ok(log_index)
+    }
+}
+
+#[async_trait]
+impl<B> ProofStore for SqlStorage<B>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    async fn append_batch(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
+        // Two servers' batches that recount the same visitor's days can deadlock on
+        // PostgreSQL; the loser is rolled back whole (its log position is assigned inside the
+        // transaction and is not signed), so running it again is safe.
+        let mut attempt = 1;
+        loop {
+            match self.append_batch_once(records, batch).await {
+                Err(StorageError::Conflict(_)) if attempt < CONFLICT_ATTEMPTS => attempt += 1,
+                done => return done,
+            }
+        }
     }
 
     async fn log_batches(&self, from: i64, limit: i64) -> Result<Vec<LoggedBatch>, StorageError> {

@@ -116,9 +116,11 @@ where
     }
 }
 
-/// A query failed: the database is unreachable or refused it.
+/// A query failed: the database is unreachable or refused it, or (SQLSTATE `40P01` deadlock,
+/// `40001` serialization failure) a concurrent transaction won and this one was rolled back.
 pub fn unavailable(e: sqlx::Error) -> StorageError {
-    StorageError::Unavailable(e.to_string())
+    let conflict = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001");
+    if conflict { StorageError::Conflict(e.to_string()) } else { StorageError::Unavailable(e.to_string()) }
 }
 
 /// A stored value could not be read back.

@@ -191,8 +191,9 @@ async fn write_ledger(
                 i += 1;
                 let l = ledger.clone();
                 joins.push(tokio::spawn(async move {
-                    // As a client retries a 503: on PostgreSQL, two chains' batches that
-                    // recount the same visitor's days may deadlock, and one rolls back.
+                    // As a client retries a 503 (on PostgreSQL, two chains' batches that
+                    // recount the same visitor's days may deadlock; `append_batch` runs the
+                    // loser again, a few times, before it reports the failure).
                     let mut tries = 0;
                     loop {
                         match l.append_proved(e.clone()).await {

@@ -18,6 +18,10 @@ pub enum StorageError {
     /// The URL or options are wrong.
     #[error("storage configuration: {0}")]
     Config(String),
+    /// A concurrent transaction won a conflict (PostgreSQL deadlock or serialization
+    /// failure) and this one was rolled back; running the same transaction again may work.
+    #[error("storage conflict, transaction rolled back: {0}")]
+    Conflict(String),
 }
 
 /// A policy version a site has published.
