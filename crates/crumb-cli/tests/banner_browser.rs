@@ -934,6 +934,8 @@ const x = new XMLHttpRequest(); x.open('GET', T + '/xhr'); x.onload = () => __r.
     must(&page, "!!document.querySelector('#crumb .cb-box')").await;
     assert!(eval::<bool>(&page, "window.__log = [], true").await);
     click(&page, "Accept all").await;
+    // Vendor consent calls run in the task after the frame that hides the banner.
+    must(&page, &format!("{meta} === 'consent:grant init:1 track:PageView'")).await;
     assert_eq!(eval::<String>(&page, meta).await, "consent:grant init:1 track:PageView");
     assert_eq!(eval::<String>(&page, uet).await, r#"["consent","update",{"ad_storage":"granted"}]"#);
     assert_eq!(
