@@ -102,7 +102,8 @@ fn scalar(data: &Path, db: Option<&str>, sql: &str) -> i64 {
 /// `kill -9` under load, then a restart: every acknowledged decision is stored, every
 /// signed batch row has all its records and every record is under a batch (a batch and
 /// its records commit together, so a kill leaves both or neither), the log's counter
-/// equals its batches, and `crumb ledger verify` (records, batches and log) passes.
+/// equals its batches, the aggregates count every stored record once, and `crumb ledger
+/// verify` (records, batches and log) passes.
 fn kill_9_under_load(db: Option<&str>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
@@ -134,7 +135,16 @@ fn kill_9_under_load(db: Option<&str>) {
     let batches = scalar(&data, db, "SELECT count(*) FROM batches");
     assert!(batches > 0);
     assert_eq!(scalar(&data, db, "SELECT size FROM ledger_log"), batches, "the log's counter");
-    assert!(scalar(&data, db, "SELECT count(*) FROM records") as usize >= n);
+    let records = scalar(&data, db, "SELECT count(*) FROM records");
+    assert!(records as usize >= n);
+    // The aggregates commit with their batch too: each table counts every stored record once.
+    for table in ["agg_decisions", "agg_hours", "agg_days"] {
+        let sum = scalar(&data, db, &format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {table}"));
+        assert_eq!(sum, records, "{table} after the kill");
+    }
+    let first = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agg_hours WHERE is_first";
+    let visitors = scalar(&data, db, "SELECT count(DISTINCT consent_id) FROM records");
+    assert_eq!(scalar(&data, db, first), visitors, "first decisions after the kill");
     let out = ledger(&data, db, &["verify", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify --json");
     assert!(out.status.success(), "verify after the kill: {report}");
