@@ -246,7 +246,9 @@ pub fn draft(report: &ScanReport, existing: Option<&str>) -> Result<String, Draf
     let mut third_party_hosts: Vec<(String, usize)> = Vec::new();
     for o in report.observations() {
         let obs = Observed { storage: o.storage, name: &o.name, domain: Some(&o.domain) };
-        if matcher.find_index(obs).is_some() || (o.storage == StorageKind::Cookie && o.name == consent_cookie) {
+        if matcher.find_index(obs).is_some()
+            || crate::findings::is_consent_record(o.storage, &o.name, o.third_party, &consent_cookie)
+        {
             continue;
         }
         let s = suggestion_for(o, Some(&inv));

@@ -208,7 +208,7 @@ pub fn analyze(inv: &Inventory, report: &ScanReport) -> Vec<Finding> {
         let obs = Observed { storage: o.storage, name: &o.name, domain: Some(&o.domain) };
         match matcher.find_index(obs).and_then(|i| items.get(i).map(|it| (i, *it))) {
             None => {
-                if o.storage == StorageKind::Cookie && o.name == consent_cookie && !o.third_party {
+                if is_consent_record(o.storage, &o.name, o.third_party, consent_cookie) {
                     continue;
                 }
                 let s = suggestion_for(o, Some(inv));
@@ -470,4 +470,12 @@ mod own_banner_tests {
         assert!(!super::serves_own_banner("http://127.0.0.1:8080/s/other/banner.js", "leadsgen"));
         assert!(!super::serves_own_banner("https://cdn.example/banner.js", "leadsgen"));
     }
+}
+
+/// Crumb's own consent record on the scanned site: the consent cookie, and the visitor's last
+/// receipt, which the banner keeps in `localStorage` under the consent cookie's name (so the
+/// preferences dialog can offer it for download). `crumb check` asks for the cookie to be
+/// declared; neither is reported as undeclared or drafted as a new item.
+pub(crate) fn is_consent_record(storage: StorageKind, name: &str, third_party: bool, consent_cookie: &str) -> bool {
+    matches!(storage, StorageKind::Cookie | StorageKind::LocalStorage) && name == consent_cookie && !third_party
 }
