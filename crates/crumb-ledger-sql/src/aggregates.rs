@@ -1,23 +1,22 @@
-//! The [aggregates](crumb_ledger::aggregates), written once for both databases: counted
-//! from the records by SQL inside the transaction that writes or deletes them, and summed
-//! for the dashboard and the statistics API.
+//! The [aggregates](crumb_ledger::aggregates), written once for both databases, kept inside
+//! the transaction that writes or deletes records, and summed for the dashboard and the
+//! statistics API.
 //!
-//! Every count comes from one `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`
-//! per table over the records a `Scope` selects: the run of records a batch just
-//! inserted, or a site and time range being recounted. A record is a first decision when
-//! no record of its consent id precedes it in `(recorded_at, chain, seq)` order
-//! (`FIRST`). When a batch holds a visitor's decision that is earlier than one already
-//! stored (two servers, two chains), the later one stops being the first: the days of such
-//! records are recounted in the same transaction. Retention recounts the days of the
-//! visitors whose records it deletes, after deleting them.
+//! A batch's counts are computed in memory from its records ([`crate::counting`]), with
+//! one query for its visitors' earliest stored decisions and one upsert per table. What
+//! cannot be counted from a batch alone is recounted here by SQL: a `(site, day)` whose
+//! first decisions changed (a batch holds a visitor's decision earlier than one already
+//! stored: two servers, two chains), the days retention deletes records from, and the
+//! backfill. Each recount is one `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`
+//! per table over the records of a site and time range. A record is a first decision when
+//! no record of its consent id precedes it in `(recorded_at, chain, seq)` order (`FIRST`).
 //!
-//! `agg_days` is not counted from the records: after the hours of a scope are counted, each
-//! `(site, day)` the scope's records fall on is summed again from that day's `agg_hours`
-//! (a day's 24 hours and a few actions), so a day always equals the sum of its hours and a
-//! batch pays no second first-decision test per record for it.
+//! A recount does not count `agg_days` from the records: after the hours of a range are
+//! counted, each `(site, day)` its records fall on is summed again from that day's
+//! `agg_hours`, so a day always equals the sum of its hours.
 
+use crumb_ledger::StorageError;
 use crumb_ledger::aggregates::{AggQuery, AggRow, DAY_MS, Dim, HOUR_MS, Key, Table};
-use crumb_ledger::{Record, StorageError};
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
 use crate::rows::Decodes;
@@ -36,8 +35,6 @@ const _: () = assert!(DAY_MS == 86_400_000 && HOUR_MS == 3_600_000);
 /// The records to count.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Scope<'a> {
-    /// Records `lo..=hi` of `chain` (a run a batch inserted).
-    Run(&'a str, i64, i64),
     /// Records with `from <= recorded_at < to`, of one site or all.
     Range(Option<&'a str>, i64, i64),
 }
@@ -45,7 +42,6 @@ pub(crate) enum Scope<'a> {
 impl Scope<'_> {
     fn condition(&self) -> &'static str {
         match self {
-            Scope::Run(..) => "r.chain = $1 AND r.seq >= $2 AND r.seq <= $3",
             Scope::Range(Some(_), ..) => "r.recorded_at >= $1 AND r.recorded_at < $2 AND r.site = $3",
             Scope::Range(None, ..) => "r.recorded_at >= $1 AND r.recorded_at < $2",
         }
@@ -56,7 +52,6 @@ impl Scope<'_> {
 macro_rules! bind_scope {
     ($q:expr, $scope:expr) => {
         match $scope {
-            Scope::Run(chain, lo, hi) => $q.bind(chain).bind(lo).bind(hi),
             Scope::Range(site, from, to) => {
                 let q = $q.bind(from).bind(to);
                 match site {
@@ -195,51 +190,6 @@ where
     Ok(())
 }
 
-/// Insert a batch and count it, on one transaction: each run of consecutive seqs of one
-/// chain is inserted by the backend, counted, and the days whose first decisions it
-/// changed are recounted.
-pub(crate) async fn insert_counted<B>(
-    conn: &mut <B::Db as Database>::Connection,
-    recs: &[Record],
-) -> Result<(), StorageError>
-where
-    B: Backend,
-    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
-    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
-    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
-    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
-{
-    let mut start = 0;
-    while start < recs.len() {
-        let mut end = start + 1;
-        while end < recs.len() && recs[end].chain == recs[start].chain && recs[end].seq == recs[end - 1].seq + 1 {
-            end += 1;
-        }
-        let run = &recs[start..end];
-        B::insert(&mut *conn, run).await?;
-        let (chain, lo, hi) = (run[0].chain.as_str(), run[0].seq, run[run.len() - 1].seq);
-        add::<B>(conn, Scope::Run(chain, lo, hi)).await?;
-        // Stored decisions that a decision of this run now precedes.
-        let rows = sqlx::query(
-            "SELECT DISTINCT p.site, (p.recorded_at / 86400000) * 86400000 FROM records p \
-             WHERE p.consent_id IN (SELECT b.consent_id FROM records b WHERE b.chain = $1 AND b.seq >= $2 AND b.seq <= $3) \
-             AND NOT (p.chain = $1 AND p.seq >= $2 AND p.seq <= $3) \
-             AND EXISTS (SELECT 1 FROM records b WHERE b.chain = $1 AND b.seq >= $2 AND b.seq <= $3 \
-             AND b.consent_id = p.consent_id AND (b.recorded_at, b.chain, b.seq) < (p.recorded_at, p.chain, p.seq))",
-        )
-        .bind(chain)
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(unavailable)?;
-        let days = rows.iter().map(|r| Ok((r.text_at(0)?, r.int_at(1)?))).collect::<Result<Vec<_>, StorageError>>()?;
-        recount::<B>(conn, &days).await?;
-        start = end;
-    }
-    Ok(())
-}
-
 /// The `(site, day)`s whose counts deleting records `..=through` of `chain` changes: every
 /// day holding a decision of a visitor with a record among them.
 pub(crate) async fn days_touched_by_delete<B>(
@@ -266,7 +216,7 @@ where
     rows.iter().map(|r| Ok((r.text_at(0)?, r.int_at(1)?))).collect()
 }
 
-fn column(table: Table, dim: Dim) -> Result<&'static str, StorageError> {
+pub(crate) fn column(table: Table, dim: Dim) -> Result<&'static str, StorageError> {
     if !table.dims().contains(&dim) {
         return Err(StorageError::Config(format!("{table:?} has no dimension {dim:?}")));
     }
@@ -285,15 +235,21 @@ fn column(table: Table, dim: Dim) -> Result<&'static str, StorageError> {
     })
 }
 
+/// The table's name.
+pub(crate) fn table_name(table: Table) -> &'static str {
+    match table {
+        Table::Decisions => "agg_decisions",
+        Table::Categories => "agg_categories",
+        Table::Hours => "agg_hours",
+        Table::Days => "agg_days",
+    }
+}
+
 /// The SQL of an [`AggQuery`]: the grouped columns, the sum, and for hours and days the
 /// first and last times.
 pub(crate) fn query_sql(q: &AggQuery) -> Result<String, StorageError> {
-    let (table, time) = match q.table {
-        Table::Decisions => ("agg_decisions", "day_at"),
-        Table::Categories => ("agg_categories", "day_at"),
-        Table::Hours => ("agg_hours", "hour_at"),
-        Table::Days => ("agg_days", "day_at"),
-    };
+    let table = table_name(q.table);
+    let time = if q.table == Table::Hours { "hour_at" } else { "day_at" };
     let cols = q.group.iter().map(|d| column(q.table, *d)).collect::<Result<Vec<_>, _>>()?.join(", ");
     let mut sql = String::from("SELECT ");
     if !cols.is_empty() {

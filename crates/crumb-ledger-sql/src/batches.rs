@@ -37,11 +37,12 @@ where
     for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
 {
     /// One run of [`ProofStore::append_batch`]'s transaction.
     async fn append_batch_once(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
         let mut tx = self.writes.begin().await.map_err(unavailable)?;
-        crate::aggregates::insert_counted::<B>(&mut tx, records).await?;
+        crate::counting::insert_counted::<B>(&mut tx, records).await?;
         // The counter's row lock orders concurrent servers' batches until this commits.
         let row = sqlx::query("UPDATE ledger_log SET size = size + 1 WHERE id = 1 RETURNING size - 1")
             .fetch_one(&mut *tx)
@@ -73,6 +74,7 @@ where
     for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
 {
     async fn append_batch(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
         // Two servers' batches that recount the same visitor's days can deadlock on

@@ -28,6 +28,7 @@ use sqlx::{Database, Executor, IntoArguments, Pool};
 mod admin;
 pub mod aggregates;
 mod batches;
+mod counting;
 mod hooks;
 mod rows;
 mod scans;

@@ -19,6 +19,7 @@ where
     for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
 {
     async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1").execute(&self.reads).await.map_err(unavailable)?;
@@ -61,7 +62,7 @@ where
         }
         // The records and their counts commit together or not at all.
         let mut tx = self.writes.begin().await.map_err(unavailable)?;
-        agg::insert_counted::<B>(&mut tx, recs).await?;
+        crate::counting::insert_counted::<B>(&mut tx, recs).await?;
         tx.commit().await.map_err(unavailable)
     }
 
