@@ -42,25 +42,8 @@ where
     /// One run of [`ProofStore::append_batch`]'s transaction.
     async fn append_batch_once(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
         let mut tx = self.writes.begin().await.map_err(unavailable)?;
-        crate::counting::insert_counted::<B>(&mut tx, records).await?;
         // The counter's row lock orders concurrent servers' batches until this commits.
-        let row = sqlx::query("UPDATE ledger_log SET size = size + 1 WHERE id = 1 RETURNING size - 1")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        let log_index = row.int_at(0)?;
-        sqlx::query(&format!("INSERT INTO batches ({BATCH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-            .bind(log_index)
-            .bind(batch.chain.as_str())
-            .bind(batch.first_seq)
-            .bind(batch.last_seq)
-            .bind(batch.root.as_str())
-            .bind(batch.signed_at)
-            .bind(batch.public_key.as_str())
-            .bind(batch.signature.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        let log_index = crate::counting::insert_batch::<B>(&mut tx, records, batch).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(log_index)
     }

@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 
 use crumb_ledger::aggregates::{self, Buckets, Key, StoredFirst, Table};
-use crumb_ledger::{Record, StorageError};
+use crumb_ledger::{Record, SignedBatch, StorageError};
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
 use crate::aggregates::{column, table_name};
+use crate::batches::BATCH_COLS;
 use crate::rows::Decodes;
 use crate::{Backend, unavailable};
 
@@ -22,7 +23,7 @@ const MAX_IDS: usize = 256;
 const MAX_ROWS: usize = 128;
 
 /// Insert `recs` (any records, on the transaction `conn`) and count them into the
-/// aggregates.
+/// aggregates, one statement per upsert.
 pub(crate) async fn insert_counted<B>(
     conn: &mut <B::Db as Database>::Connection,
     recs: &[Record],
@@ -40,8 +41,61 @@ where
     }
     let stored = earliest_stored::<B>(conn, recs).await?;
     B::insert(&mut *conn, recs).await?;
-    upsert::<B>(conn, &aggregates::count(recs, &stored)).await?;
-    let days: Vec<(String, i64)> = aggregates::displaced_days(recs, &stored).into_iter().collect();
+    let buckets = aggregates::count(recs, &stored);
+    for stmt in upserts(&buckets, false)? {
+        stmt.query::<B>().execute(&mut *conn).await.map_err(unavailable)?;
+    }
+    recount_displaced::<B>(conn, recs, &stored).await
+}
+
+/// Insert a signed batch's `recs`, count them, raise the log's size and store `batch` at
+/// the log position it had, on the transaction `conn`; returns that position. Where the
+/// database runs several statements as one (SQLite) or data-modifying `WITH` clauses
+/// (PostgreSQL), the upserts, the counter and the batch row are one round trip.
+pub(crate) async fn insert_batch<B>(
+    conn: &mut <B::Db as Database>::Connection,
+    recs: &[Record],
+    batch: &SignedBatch,
+) -> Result<i64, StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+{
+    let stored = if recs.is_empty() { HashMap::new() } else { earliest_stored::<B>(conn, recs).await? };
+    B::insert(&mut *conn, recs).await?;
+    let buckets = aggregates::count(recs, &stored);
+    let mut parts = upserts(&buckets, true)?;
+    let bound: usize = parts.iter().map(|p| p.args.len()).sum();
+    if bound + BATCH_ARGS > MAX_ARGS {
+        for stmt in parts.drain(..) {
+            stmt.query::<B>().execute(&mut *conn).await.map_err(unavailable)?;
+        }
+    }
+    let first = parts.iter().map(|p| p.args.len()).sum::<usize>() + 1;
+    let row = batch_row(parts, B::MULTI_STATEMENT, batch, first).query::<B>().fetch_one(&mut *conn).await;
+    let log_index = row.map_err(unavailable)?.int_at(0)?;
+    recount_displaced::<B>(conn, recs, &stored).await?;
+    Ok(log_index)
+}
+
+/// Recount the days whose first decision a record of `recs` displaced.
+async fn recount_displaced<B>(
+    conn: &mut <B::Db as Database>::Connection,
+    recs: &[Record],
+    stored: &HashMap<String, StoredFirst>,
+) -> Result<(), StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+{
+    let days: Vec<(String, i64)> = aggregates::displaced_days(recs, stored).into_iter().collect();
     crate::aggregates::recount::<B>(conn, &days).await
 }
 
@@ -86,47 +140,86 @@ fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Add `buckets` to the four tables.
-async fn upsert<B>(conn: &mut <B::Db as Database>::Connection, buckets: &Buckets) -> Result<(), StorageError>
-where
-    B: Backend,
-    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
-    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
-    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
-    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
-    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
-{
+/// The most values one query binds when statements are combined (SQLite allows 32,766,
+/// PostgreSQL 65,535); a batch whose counts need more writes them one statement each.
+const MAX_ARGS: usize = 30_000;
+/// Values the batch row binds.
+const BATCH_ARGS: usize = 7;
+
+/// A bound value.
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+    Flag(bool),
+}
+
+/// One SQL text and the values of its `$n` placeholders, in order.
+struct Stmt<'a> {
+    sql: String,
+    args: Vec<Arg<'a>>,
+}
+
+impl<'a> Stmt<'a> {
+    fn query<B>(&'a self) -> sqlx::query::Query<'a, B::Db, <B::Db as Database>::Arguments<'a>>
+    where
+        B: Backend,
+        for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+        for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+        for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    {
+        let mut q = sqlx::query(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(*t),
+                Arg::Int(i) => q.bind(*i),
+                Arg::Flag(f) => q.bind(*f),
+            };
+        }
+        q
+    }
+}
+
+/// The upserts adding `buckets` to the four tables, in table and key order. Numbered from
+/// `$1` each, or, when `continuous`, each from where the one before stopped (to be run as
+/// one query).
+fn upserts(buckets: &Buckets, continuous: bool) -> Result<Vec<Stmt<'_>>, StorageError> {
+    let mut out = Vec::new();
+    let mut next = 1;
     for table in [Table::Decisions, Table::Categories, Table::Hours, Table::Days] {
         let rows: Vec<_> = buckets.iter().filter(|((t, _), _)| *t == table).collect();
         for chunk in rows.chunks(MAX_ROWS) {
-            let sql = upsert_sql(table, chunk.len())?;
-            let mut q = sqlx::query(&sql);
+            if !continuous {
+                next = 1;
+            }
+            let sql = upsert_sql(table, chunk.len(), next)?;
+            let mut args = Vec::new();
             for ((_, keys), (n, first_at, last_at)) in chunk {
-                for k in keys {
-                    q = match k {
-                        Key::Text(t) => q.bind(t.as_str()),
-                        Key::Time(t) => q.bind(*t),
-                        Key::Flag(f) => q.bind(*f),
-                    };
-                }
-                q = q.bind(*n);
+                args.extend(keys.iter().map(|k| match k {
+                    Key::Text(t) => Arg::Text(t.as_str()),
+                    Key::Time(t) => Arg::Int(*t),
+                    Key::Flag(f) => Arg::Flag(*f),
+                }));
+                args.push(Arg::Int(*n));
                 if table.timed() {
-                    q = q.bind(first_at.unwrap_or_default()).bind(last_at.unwrap_or_default());
+                    args.push(Arg::Int(first_at.unwrap_or_default()));
+                    args.push(Arg::Int(last_at.unwrap_or_default()));
                 }
             }
-            q.execute(&mut *conn).await.map_err(unavailable)?;
+            next += args.len();
+            out.push(Stmt { sql, args });
         }
     }
-    Ok(())
+    Ok(out)
 }
 
-/// `INSERT INTO <table> ... VALUES <rows> ON CONFLICT (<keys>) DO UPDATE`: counts add up,
-/// first and last times widen.
-fn upsert_sql(table: Table, rows: usize) -> Result<String, StorageError> {
+/// `INSERT INTO <table> ... VALUES <rows> ON CONFLICT (<keys>) DO UPDATE` with placeholders
+/// from `$first`: counts add up, first and last times widen.
+fn upsert_sql(table: Table, rows: usize, first: usize) -> Result<String, StorageError> {
     let name = table_name(table);
     let keys = table.dims().iter().map(|d| column(table, *d)).collect::<Result<Vec<_>, _>>()?.join(", ");
     let width = table.dims().len() + if table.timed() { 3 } else { 1 };
-    let values = (0..rows).map(|r| format!("({})", placeholders(r * width + 1, width))).collect::<Vec<_>>().join(", ");
+    let values =
+        (0..rows).map(|r| format!("({})", placeholders(first + r * width, width))).collect::<Vec<_>>().join(", ");
     let (cols, set) = if table.timed() {
         (
             format!("{keys}, n, first_at, last_at"),
@@ -142,19 +235,56 @@ fn upsert_sql(table: Table, rows: usize) -> Result<String, StorageError> {
     Ok(format!("INSERT INTO {name} ({cols}) VALUES {values} ON CONFLICT ({keys}) DO UPDATE SET {set}"))
 }
 
+/// `parts`, then the log counter raised and `batch` stored at the position it had, as one
+/// query that answers the position: statements one after another (`multi`, SQLite) or data-
+/// modifying `WITH` clauses (PostgreSQL). The batch's values are `$first..`.
+fn batch_row<'a>(parts: Vec<Stmt<'a>>, multi: bool, batch: &'a SignedBatch, first: usize) -> Stmt<'a> {
+    let values = placeholders(first, BATCH_ARGS);
+    let mut args: Vec<Arg<'a>> = Vec::new();
+    let mut sqls = Vec::new();
+    for p in parts {
+        sqls.push(p.sql);
+        args.extend(p.args);
+    }
+    let sql = if multi {
+        sqls.push("UPDATE ledger_log SET size = size + 1 WHERE id = 1".into());
+        sqls.push(format!(
+            "INSERT INTO batches ({BATCH_COLS}) SELECT size - 1, {values} FROM ledger_log WHERE id = 1 RETURNING log_index"
+        ));
+        sqls.join(";\n")
+    } else {
+        let mut with: Vec<String> = sqls.into_iter().enumerate().map(|(i, s)| format!("u{i} AS ({s})")).collect();
+        with.push("pos AS (UPDATE ledger_log SET size = size + 1 WHERE id = 1 RETURNING size - 1 AS i)".into());
+        format!(
+            "WITH {} INSERT INTO batches ({BATCH_COLS}) SELECT i, {values} FROM pos RETURNING log_index",
+            with.join(", ")
+        )
+    };
+    args.extend([
+        Arg::Text(batch.chain.as_str()),
+        Arg::Int(batch.first_seq),
+        Arg::Int(batch.last_seq),
+        Arg::Text(batch.root.as_str()),
+        Arg::Int(batch.signed_at),
+        Arg::Text(batch.public_key.as_str()),
+        Arg::Text(batch.signature.as_str()),
+    ]);
+    Stmt { sql, args }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn upsert_statements_number_their_values_row_by_row() {
-        let sql = upsert_sql(Table::Hours, 2).expect("sql");
+        let sql = upsert_sql(Table::Hours, 2, 1).expect("sql");
         assert!(
             sql.starts_with("INSERT INTO agg_hours (site, hour_at, action, is_first, n, first_at, last_at) VALUES")
         );
         assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14) ON CONFLICT"));
-        let sql = upsert_sql(Table::Categories, 1).expect("sql");
-        assert!(sql.contains("(site, day_at, category, granted, n) VALUES ($1, $2, $3, $4, $5) ON CONFLICT"));
+        let sql = upsert_sql(Table::Categories, 1, 4).expect("sql");
+        assert!(sql.contains("(site, day_at, category, granted, n) VALUES ($4, $5, $6, $7, $8) ON CONFLICT"));
         assert!(sql.ends_with("DO UPDATE SET n = agg_categories.n + excluded.n"));
     }
 }

@@ -64,6 +64,11 @@ pub trait Backend: Send + Sync + 'static {
     /// (which also counts them into the aggregates).
     async fn insert(conn: &mut <Self::Db as Database>::Connection, records: &[Record]) -> Result<(), StorageError>;
 
+    /// Whether one query text may hold several statements, run in order with `$n` numbered
+    /// across them (SQLite); otherwise statements are combined as data-modifying `WITH`
+    /// clauses (PostgreSQL).
+    const MULTI_STATEMENT: bool;
+
     /// Rows an `INSERT`, `UPDATE` or `DELETE` touched.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
 }

@@ -64,6 +64,7 @@ impl Backend for SqliteBackend {
 
     const CHOICES: &'static str = "json_each(r.choices) AS c";
     const GRANTED: &'static str = "(c.value = 1)";
+    const MULTI_STATEMENT: bool = true;
 
     async fn insert(conn: &mut SqliteConnection, recs: &[Record]) -> Result<(), StorageError> {
         // One statement per 1,024 records, inside the transaction `append` holds.
