@@ -24,7 +24,7 @@ import CSS from "./banner.css";
   const cats = C.categories;
   const L = C.languages;
   const byId = {};
-  cats.forEach((c) => (byId[c.id] = c));
+  cats.forEach((c) => ((byId[c.id] = c), c.block && (c.re = RegExp(c.block)))); // compiled once
   const OUT = C.mode == "opt_out";
   const X = {}; // shared with the second stage
 
@@ -91,7 +91,7 @@ import CSS from "./banner.css";
     } catch (e) {
       return;
     }
-    const c = cats.find((c) => c.block && !allowed(c.id) && RegExp(c.block).test(u));
+    const c = cats.find((c) => c.re && !allowed(c.id) && c.re.test(u));
     return c?.id;
   };
   const A = "data-crumb-";
@@ -122,17 +122,17 @@ import CSS from "./banner.css";
   EP.setAttribute = function (a, v) {
     return hold(this, (a + "").toLowerCase(), v + "") || SA.apply(this, arguments);
   };
-  // backstop for markup the setters never see (innerHTML, document.write, the parser)
+  // backstop for markup the setters never see (innerHTML, document.write, the parser). The
+  // parser adds elements one by one, before their children: those are checked without a query.
+  const check = (e) => {
+    const a = TAG[e.tagName];
+    const v = a && e.getAttribute(a);
+    // a script without src is not started yet: restoring src later runs it
+    if (v && !e.hasAttribute(A + "category") && refused(v)) e.removeAttribute(a), hold(e, a, v);
+  };
   new MutationObserver((ms) =>
     ms.forEach((m) =>
-      m.addedNodes.forEach((n) =>
-        (n.tagName ? [n, ...n.querySelectorAll("script,iframe,img,link")] : []).forEach((e) => {
-          const a = TAG[e.tagName];
-          const v = a && e.getAttribute(a);
-          // a script without src is not started yet: restoring src later runs it
-          if (v && !e.hasAttribute(A + "category") && refused(v)) e.removeAttribute(a), hold(e, a, v);
-        }),
-      ),
+      m.addedNodes.forEach((n) => (n.firstElementChild ? [n, ...n.querySelectorAll("script,iframe,img,link")].forEach(check) : check(n))),
     ),
   ).observe(d, { childList: 1, subtree: 1 });
   // fetch, sendBeacon and XMLHttpRequest to a refused category fail
