@@ -32,6 +32,13 @@ category = "necessary"
 purpose = "Remembers your choice."
 duration = "6 months"
 
+[[storage]]
+name = "crumb_consent"
+kind = "local_storage"
+category = "necessary"
+purpose = "Keeps the receipt of your last choice."
+duration = "persistent"
+
 [[cookies]]
 name = "_pk_id.*"
 category = "analytics"
@@ -419,6 +426,8 @@ fn translations_and_consent_cookie() {
     assert!(!c.has_errors());
     let src = BASE.replace("name = \"crumb_consent\"", "name = \"prefs\"");
     expect(&src, "consent-cookie-undeclared", Severity::Warning, None);
+    let src = BASE.replace("kind = \"local_storage\"", "kind = \"session_storage\"");
+    expect(&src, "consent-receipt-undeclared", Severity::Warning, None);
 }
 
 #[test]

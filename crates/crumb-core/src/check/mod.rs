@@ -131,4 +131,25 @@ fn check_inventory(cx: &mut Ctx<'_>, inv: &Inventory) {
             ),
         );
     }
+    if inv.banner.enabled
+        && inv.has_non_essential()
+        && !inv.storage.iter().any(|i| {
+            i.storage() == crate::inventory::StorageKind::LocalStorage
+                && i.pattern().is_ok_and(|p| p.matches(&inv.banner.cookie_name))
+        })
+    {
+        cx.warn(
+            "consent-receipt-undeclared",
+            &[K("banner")],
+            format!(
+                "the `localStorage` item `{}` in which the banner keeps the visitor's receipt is not declared",
+                inv.banner.cookie_name
+            ),
+            format!(
+                "add a [[storage]] entry named `{}` with `kind = \"local_storage\"` in a strictly necessary \
+                 category (duration `persistent`), so the policy lists it",
+                inv.banner.cookie_name
+            ),
+        );
+    }
 }
