@@ -38,9 +38,14 @@ where
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
 {
     /// One run of [`ProofStore::append_batch`]'s transaction.
     async fn append_batch_once(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
+        if B::MULTI_STATEMENT {
+            return crate::counting::append_batch_multi::<B>(&self.writes, records, batch).await;
+        }
         let mut tx = self.writes.begin().await.map_err(unavailable)?;
         // The counter's row lock orders concurrent servers' batches until this commits.
         let log_index = crate::counting::insert_batch::<B>(&mut tx, records, batch).await?;
@@ -58,6 +63,8 @@ where
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
 {
     async fn append_batch(&self, records: &[Record], batch: &SignedBatch) -> Result<i64, StorageError> {
         // Two servers' batches that recount the same visitor's days can deadlock on

@@ -9,11 +9,13 @@ use std::collections::HashMap;
 
 use crumb_ledger::aggregates::{self, Buckets, Key, StoredFirst, Table};
 use crumb_ledger::{Record, SignedBatch, StorageError};
-use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 
 use crate::aggregates::{column, table_name};
 use crate::batches::BATCH_COLS;
 use crate::rows::Decodes;
+use crate::stmt::{Arg, MAX_STATEMENT_ROWS, Stmt, padded_records_insert, placeholders};
 use crate::{Backend, unavailable};
 
 /// The most consent ids one lookup binds; a lookup binds a power of two of them (the
@@ -35,14 +37,16 @@ where
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
 {
     if recs.is_empty() {
         return Ok(());
     }
-    let stored = earliest_stored::<B>(conn, recs).await?;
+    let stored = earliest_stored::<B>(conn, recs, "").await?;
     B::insert(&mut *conn, recs).await?;
     let buckets = aggregates::count(recs, &stored);
-    for stmt in upserts(&buckets, false)? {
+    for stmt in upserts(&buckets, None)? {
         stmt.query::<B>().execute(&mut *conn).await.map_err(unavailable)?;
     }
     recount_displaced::<B>(conn, recs, &stored).await
@@ -64,11 +68,13 @@ where
     for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
     for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
 {
-    let stored = if recs.is_empty() { HashMap::new() } else { earliest_stored::<B>(conn, recs).await? };
+    let stored = if recs.is_empty() { HashMap::new() } else { earliest_stored::<B>(conn, recs, "").await? };
     B::insert(&mut *conn, recs).await?;
     let buckets = aggregates::count(recs, &stored);
-    let mut parts = upserts(&buckets, true)?;
+    let mut parts = upserts(&buckets, Some(1))?;
     let bound: usize = parts.iter().map(|p| p.args.len()).sum();
     if bound + BATCH_ARGS > MAX_ARGS {
         for stmt in parts.drain(..) {
@@ -76,9 +82,101 @@ where
         }
     }
     let first = parts.iter().map(|p| p.args.len()).sum::<usize>() + 1;
-    let row = batch_row(parts, B::MULTI_STATEMENT, batch, first).query::<B>().fetch_one(&mut *conn).await;
+    let row = batch_row(parts, B::MULTI_STATEMENT, batch, first, false).query::<B>().fetch_one(&mut *conn).await;
     let log_index = row.map_err(unavailable)?.int_at(0)?;
     recount_displaced::<B>(conn, recs, &stored).await?;
+    Ok(log_index)
+}
+
+/// A pooled connection inside a transaction begun by SQL of this module's own: dropped
+/// before the transaction ends (an append cancelled by its timeout), the connection is
+/// closed, which rolls the transaction back, instead of going back to the pool inside it.
+struct Open<DB: Database> {
+    conn: PoolConnection<DB>,
+    open: bool,
+}
+
+impl<DB: Database> Drop for Open<DB> {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// [`insert_batch`] and its transaction in two round trips, for a database that runs several
+/// statements as one command (SQLite, [`Backend::MULTI_STATEMENT`]): `BEGIN` with the lookup
+/// of the batch's visitors, then the insert, the upserts, the counter, the batch row and
+/// `COMMIT`. A batch too large for one command, or one that displaces a stored first
+/// decision (a recount), runs its statements one by one in the same transaction.
+pub(crate) async fn append_batch_multi<B>(
+    pool: &Pool<B::Db>,
+    recs: &[Record],
+    batch: &SignedBatch,
+) -> Result<i64, StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
+{
+    let mut tx = Open { conn: pool.acquire().await.map_err(unavailable)?, open: true };
+    let result = multi_once::<B>(&mut tx.conn, recs, batch).await;
+    // Committed, or undone; a connection that cannot roll back is closed (see `Open`).
+    if result.is_ok() || sqlx::query("ROLLBACK").execute(&mut *tx.conn).await.is_ok() {
+        tx.open = false;
+    }
+    result
+}
+
+async fn multi_once<B>(
+    conn: &mut <B::Db as Database>::Connection,
+    recs: &[Record],
+    batch: &SignedBatch,
+) -> Result<i64, StorageError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'q> <B::Db as Database>::Arguments<'q>: IntoArguments<'q, B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<i64>: Encode<'q, B::Db> + Type<B::Db>,
+{
+    const BEGIN: &str = "BEGIN IMMEDIATE";
+    let stored = if recs.is_empty() {
+        sqlx::query(BEGIN).execute(&mut *conn).await.map_err(unavailable)?;
+        HashMap::new()
+    } else {
+        earliest_stored::<B>(conn, recs, &format!("{BEGIN}; ")).await?
+    };
+    let buckets = aggregates::count(recs, &stored);
+    let displaced = !aggregates::displaced_days(recs, &stored).is_empty();
+    if recs.len() <= MAX_STATEMENT_ROWS && !displaced {
+        let insert = padded_records_insert(recs, 1);
+        let mut parts = upserts(&buckets, Some(insert.args.len() + 1))?;
+        parts.insert(0, insert);
+        let first = parts.iter().map(|p| p.args.len()).sum::<usize>() + 1;
+        if first + BATCH_ARGS <= MAX_ARGS {
+            let stmt = batch_row(parts, true, batch, first, true);
+            let rows = stmt.query::<B>().fetch_all(&mut *conn).await.map_err(unavailable)?;
+            let row = rows.first().ok_or_else(|| StorageError::Unavailable("the log counter is missing".into()))?;
+            return row.int_at(0);
+        }
+    }
+    B::insert(&mut *conn, recs).await?;
+    for stmt in upserts(&buckets, None)? {
+        stmt.query::<B>().execute(&mut *conn).await.map_err(unavailable)?;
+    }
+    let stmt = batch_row(Vec::new(), true, batch, 1, false);
+    let log_index = stmt.query::<B>().fetch_one(&mut *conn).await.map_err(unavailable)?.int_at(0)?;
+    recount_displaced::<B>(conn, recs, &stored).await?;
+    sqlx::query("COMMIT").execute(&mut *conn).await.map_err(unavailable)?;
     Ok(log_index)
 }
 
@@ -103,6 +201,7 @@ where
 async fn earliest_stored<B>(
     conn: &mut <B::Db as Database>::Connection,
     recs: &[Record],
+    mut prefix: &str,
 ) -> Result<HashMap<String, StoredFirst>, StorageError>
 where
     B: Backend,
@@ -117,11 +216,12 @@ where
     for chunk in ids.chunks(MAX_IDS) {
         let n = chunk.len().next_power_of_two();
         let sql = format!(
-            "SELECT r.consent_id, r.recorded_at, r.chain, r.seq, r.site FROM records r \
+            "{prefix}SELECT r.consent_id, r.recorded_at, r.chain, r.seq, r.site FROM records r \
              WHERE r.consent_id IN ({}) AND NOT EXISTS (SELECT 1 FROM records p \
              WHERE p.consent_id = r.consent_id AND (p.recorded_at, p.chain, p.seq) < (r.recorded_at, r.chain, r.seq))",
             placeholders(1, n)
         );
+        prefix = "";
         let mut q = sqlx::query(&sql);
         for i in 0..n {
             q = q.bind(chunk[i.min(chunk.len() - 1)]);
@@ -135,56 +235,19 @@ where
     Ok(out)
 }
 
-/// `$from, ..., $(from + n - 1)`.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// The most values one query binds when statements are combined (SQLite allows 32,766,
 /// PostgreSQL 65,535); a batch whose counts need more writes them one statement each.
 const MAX_ARGS: usize = 30_000;
 /// Values the batch row binds.
 const BATCH_ARGS: usize = 7;
 
-/// A bound value.
-enum Arg<'a> {
-    Text(&'a str),
-    Int(i64),
-    Flag(bool),
-}
-
-/// One SQL text and the values of its `$n` placeholders, in order.
-struct Stmt<'a> {
-    sql: String,
-    args: Vec<Arg<'a>>,
-}
-
-impl<'a> Stmt<'a> {
-    fn query<B>(&'a self) -> sqlx::query::Query<'a, B::Db, <B::Db as Database>::Arguments<'a>>
-    where
-        B: Backend,
-        for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
-        for<'q> i64: Encode<'q, B::Db> + Type<B::Db>,
-        for<'q> bool: Encode<'q, B::Db> + Type<B::Db>,
-    {
-        let mut q = sqlx::query(&self.sql);
-        for a in &self.args {
-            q = match a {
-                Arg::Text(t) => q.bind(*t),
-                Arg::Int(i) => q.bind(*i),
-                Arg::Flag(f) => q.bind(*f),
-            };
-        }
-        q
-    }
-}
-
 /// The upserts adding `buckets` to the four tables, in table and key order. Numbered from
-/// `$1` each, or, when `continuous`, each from where the one before stopped (to be run as
-/// one query).
-fn upserts(buckets: &Buckets, continuous: bool) -> Result<Vec<Stmt<'_>>, StorageError> {
+/// `$1` each, or, given a `start`, the first from there and each after from where the one
+/// before stopped (to be run as one query).
+fn upserts(buckets: &Buckets, start: Option<usize>) -> Result<Vec<Stmt<'_>>, StorageError> {
+    let continuous = start.is_some();
     let mut out = Vec::new();
-    let mut next = 1;
+    let mut next = start.unwrap_or(1);
     for table in [Table::Decisions, Table::Categories, Table::Hours, Table::Days] {
         let rows: Vec<_> = buckets.iter().filter(|((t, _), _)| *t == table).collect();
         for chunk in rows.chunks(MAX_ROWS) {
@@ -237,8 +300,9 @@ fn upsert_sql(table: Table, rows: usize, first: usize) -> Result<String, Storage
 
 /// `parts`, then the log counter raised and `batch` stored at the position it had, as one
 /// query that answers the position: statements one after another (`multi`, SQLite) or data-
-/// modifying `WITH` clauses (PostgreSQL). The batch's values are `$first..`.
-fn batch_row<'a>(parts: Vec<Stmt<'a>>, multi: bool, batch: &'a SignedBatch, first: usize) -> Stmt<'a> {
+/// modifying `WITH` clauses (PostgreSQL). The batch's values are `$first..`; `commit` ends
+/// the transaction in the same query (`multi` only).
+fn batch_row<'a>(parts: Vec<Stmt<'a>>, multi: bool, batch: &'a SignedBatch, first: usize, commit: bool) -> Stmt<'a> {
     let values = placeholders(first, BATCH_ARGS);
     let mut args: Vec<Arg<'a>> = Vec::new();
     let mut sqls = Vec::new();
@@ -251,6 +315,9 @@ fn batch_row<'a>(parts: Vec<Stmt<'a>>, multi: bool, batch: &'a SignedBatch, firs
         sqls.push(format!(
             "INSERT INTO batches ({BATCH_COLS}) SELECT size - 1, {values} FROM ledger_log WHERE id = 1 RETURNING log_index"
         ));
+        if commit {
+            sqls.push("COMMIT".into());
+        }
         sqls.join(";\n")
     } else {
         let mut with: Vec<String> = sqls.into_iter().enumerate().map(|(i, s)| format!("u{i} AS ({s})")).collect();

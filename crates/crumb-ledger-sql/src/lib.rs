@@ -32,6 +32,7 @@ mod counting;
 mod hooks;
 mod rows;
 mod scans;
+pub mod stmt;
 mod storage;
 
 pub use batches::BATCH_COLS;

@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crumb_ledger::{Record, StorageError};
-use crumb_ledger_sql::{Backend, RECORD_COL_COUNT, RECORD_COLS, SqlStorage, unavailable};
+use crumb_ledger_sql::stmt::{MAX_STATEMENT_ROWS, padded_records_insert};
+use crumb_ledger_sql::{Backend, SqlStorage, unavailable};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
 /// The SQLite ledger: the shared SQL of [`crumb_ledger_sql`] over [`SqliteBackend`].
 /// `SqliteStorage::open("sqlite://path/to/ledger.db")` opens (creating if needed) and
@@ -69,7 +70,8 @@ impl Backend for SqliteBackend {
     async fn insert(conn: &mut SqliteConnection, recs: &[Record]) -> Result<(), StorageError> {
         // One statement per 1,024 records, inside the transaction `append` holds.
         for chunk in recs.chunks(MAX_STATEMENT_ROWS) {
-            insert_records(chunk).build().execute(&mut *conn).await.map_err(unavailable)?;
+            let stmt = padded_records_insert(chunk, 1);
+            stmt.query::<SqliteBackend>().execute(&mut *conn).await.map_err(unavailable)?;
         }
         Ok(())
     }
@@ -78,65 +80,6 @@ impl Backend for SqliteBackend {
         result.rows_affected()
     }
 }
-
-/// The batch row at the log's next position (the counter is raised after it, in the same
-/// transaction; SQLite has one writer at a time).
-/// Row counts of the INSERT statements a batch is written with: powers of two, the largest
-/// within SQLite's limit of 32,766 bound values (20 per row).
-const STATEMENT_ROWS: [usize; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, MAX_STATEMENT_ROWS];
-
-/// The most records one INSERT statement holds.
-const MAX_STATEMENT_ROWS: usize = 1024;
-
-/// The smallest statement size that holds `n` rows (`n` at most [`MAX_STATEMENT_ROWS`]).
-fn statement_rows(n: usize) -> usize {
-    STATEMENT_ROWS.iter().copied().find(|s| *s >= n).unwrap_or(MAX_STATEMENT_ROWS)
-}
-
-/// One INSERT of `recs` (at most 1,024), padded with rows of NULLs up to a size of
-/// [`STATEMENT_ROWS`] that the statement skips: a batch of any size is one statement (one
-/// round trip to SQLite's thread), and only eleven statements are
-/// ever prepared (all stay in the statement cache).
-fn insert_records(recs: &[Record]) -> QueryBuilder<'_, Sqlite> {
-    let padding = statement_rows(recs.len()) - recs.len();
-    let rows = recs.iter().map(Some).chain(std::iter::repeat_n(None, padding));
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLS}) SELECT * FROM ("));
-    q.push_values(rows, |mut b, r| {
-        let Some(r) = r else {
-            for _ in 0..RECORD_COL_COUNT {
-                b.push_bind(None::<i64>);
-            }
-            return;
-        };
-        let e = &r.entry;
-        b.push_bind(&r.chain)
-            .push_bind(r.seq)
-            .push_bind(&e.consent_id)
-            .push_bind(&e.site)
-            .push_bind(&e.policy_version)
-            .push_bind(serde_json::to_string(&e.choices).unwrap_or_default())
-            .push_bind(&e.action)
-            .push_bind(e.gpc)
-            .push_bind(e.dnt)
-            .push_bind(&e.region)
-            .push_bind(&e.mode)
-            .push_bind(&e.language)
-            .push_bind(&e.url)
-            .push_bind(&e.ua_family)
-            .push_bind(&e.ip_hash)
-            .push_bind(e.recorded_at)
-            .push_bind(e.expires_at)
-            .push_bind(e.retain_until)
-            .push_bind(&r.prev_hash)
-            .push_bind(&r.hash);
-    });
-    // `VALUES` names its columns column1, column2, ...; the padding rows have no chain.
-    q.push(") WHERE column1 IS NOT NULL");
-    q
-}
-
-// The largest statement stays within SQLite's limit of bound values.
-const _: () = assert!(MAX_STATEMENT_ROWS * RECORD_COL_COUNT <= 32_766);
 
 #[cfg(test)]
 mod tests {
@@ -237,15 +180,6 @@ mod tests {
         let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let migration = flat(include_str!("../migrations/0008_agg_days.sql"));
         assert!(migration.contains(&flat(crumb_ledger_sql::aggregates::DAYS_BACKFILL)), "0008 lacks DAYS_BACKFILL");
-    }
-
-    #[test]
-    fn every_batch_size_has_one_statement() {
-        assert_eq!(statement_rows(1), 1);
-        assert_eq!(statement_rows(3), 4);
-        assert_eq!(statement_rows(106), 128);
-        assert_eq!(statement_rows(1024), 1024);
-        assert_eq!(RECORD_COLS.split(',').count(), RECORD_COL_COUNT);
     }
 
     #[tokio::test]
