@@ -4,8 +4,12 @@
 //! analytics and marketing tags, fed in 8 KiB chunks as a proxy receives it.
 //!
 //! ```text
-//! cargo run --release -p crumb-guard --example rewrite_bench
+//! cargo run --release -p crumb-guard --example rewrite_bench [PAGE.html INVENTORY.toml [ITERATIONS [CASE]]]
 //! ```
+//!
+//! With a page and an inventory it measures those instead (`bench/rewrite/page.html` with
+//! `bench/adoption/crumb.toml`: the page `bench/rewrite/run.sh` puts behind the proxy);
+//! `CASE` (0, 1 or 2) runs only that case (for `perf record`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -33,6 +37,12 @@ fn page() -> String {
     p
 }
 
+/// This thread's CPU time so far (Linux: `/proc/thread-self/schedstat`), which, unlike the
+/// wall clock, does not count the time other jobs on a shared machine take.
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 fn plan(r: &Rewriter, cookie: Option<&str>) -> Plan {
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("shop.example"));
@@ -43,13 +53,22 @@ fn plan(r: &Rewriter, cookie: Option<&str>) -> Plan {
 }
 
 fn main() {
-    let inv = crumb_core::parse_inventory(crumb_core::testdata::LEADSGEN).expect("leadsgen parses");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (doc, inv) = match args.as_slice() {
+        [page, inv, ..] => {
+            (std::fs::read(page).expect("page readable"), std::fs::read_to_string(inv).expect("inventory readable"))
+        }
+        _ => (page().into_bytes(), crumb_core::testdata::LEADSGEN.to_string()),
+    };
+    let iters: u32 = args.get(2).map_or(2000, |n| n.parse().expect("ITERATIONS is a number"));
+    let inv = crumb_core::parse_inventory(&inv).expect("inventory parses");
+    let cats: Vec<String> = inv.categories.iter().filter(|c| !c.required).map(|c| c.id.to_string()).collect();
     let guard = Guard::new(inv, Settings::default()).expect("guard");
-    let with_banner = Rewriter::new(&guard, Some(BannerTag::script("/s/leadsgen/banner.js")));
+    let with_banner = Rewriter::new(&guard, Some(BannerTag::script("/s/site/banner.js")));
     let no_banner = Rewriter::new(&guard, None);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-    let all = format!("cookie-consent=1.-.v.functional~analytics~marketing.{now}");
-    let doc = Bytes::from(page());
+    let all = format!("{}=1.-.v.{}.{now}", guard.inventory().banner.cookie_name, cats.join("~"));
+    let doc = Bytes::from(doc);
     let chunks: Vec<Bytes> = doc.chunks(8192).map(Bytes::copy_from_slice).collect();
     let cases: [(&str, &Rewriter, Option<&str>); 3] = [
         ("no choice: everything held", &with_banner, None),
@@ -57,9 +76,13 @@ fn main() {
         ("granted everything, no banner: no pass", &no_banner, Some(all.as_str())),
     ];
     println!("page: {} bytes in {} chunks", doc.len(), chunks.len());
-    for (name, r, cookie) in cases {
-        let iters = 2000;
+    let only: Option<usize> = args.get(3).map(|n| n.parse().expect("CASE is a number"));
+    for (i, (name, r, cookie)) in cases.into_iter().enumerate() {
+        if only.is_some_and(|o| o != i) {
+            continue;
+        }
         let start = Instant::now();
+        let cpu0 = cpu_ns();
         let mut out_len = 0;
         for _ in 0..iters {
             let p = plan(r, cookie);
@@ -76,8 +99,12 @@ fn main() {
             out_len = black_box(out.len());
         }
         let per = start.elapsed().as_secs_f64() / iters as f64;
+        let cpu = match (cpu0, cpu_ns()) {
+            (Some(a), Some(b)) => format!("{:>8.1} µs CPU/page", (b - a) as f64 / 1e3 / iters as f64),
+            _ => String::new(),
+        };
         println!(
-            "{name:<42} {:>8.1} µs/page {:>8.0} MB/s  ({out_len} bytes out)",
+            "{name:<42} {:>8.1} µs/page {:>8.0} MB/s {cpu} ({out_len} bytes out)",
             per * 1e6,
             doc.len() as f64 / per / 1e6
         );

@@ -64,6 +64,13 @@ struct Selectors {
     media: Selector,
     link: Selector,
     noscript: Selector,
+    /// `iframe`, `media` and `link` narrowed to elements with a URL containing `//` in an
+    /// attribute the element loads (see [`Plan::only_absolute_urls`]): `lol_html` checks the
+    /// attributes while it scans the tag, so the many first-party images of a page never
+    /// reach a handler.
+    iframe_abs: Selector,
+    media_abs: Selector,
+    link_abs: Selector,
 }
 
 fn parse(s: &str) -> Selector {
@@ -80,6 +87,11 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| Selectors {
     media: parse("img, video, audio, source, track"),
     link: parse("link[href][rel]"),
     noscript: parse("noscript"),
+    iframe_abs: parse(r#"iframe[src*="//"]"#),
+    media_abs: parse(
+        r#"img[src*="//"], img[srcset*="//"], video[src*="//"], video[poster*="//"], audio[src*="//"], source[src*="//"], source[srcset*="//"], track[src*="//"]"#,
+    ),
+    link_abs: parse(r#"link[href*="//"][rel]"#),
 });
 
 /// The HTML pass over one response body.
@@ -223,11 +235,22 @@ fn hold_handlers(plan: &Arc<Plan>) -> Vec<Handler> {
         if el.has_attribute("data-crumb-category") {
             return Ok(());
         }
-        let mut urls: Vec<String> = ["src", "poster"].iter().filter_map(|a| el.get_attribute(a)).collect();
-        if let Some(srcset) = el.get_attribute("srcset") {
-            urls.extend(srcset.split(',').filter_map(|c| c.split_whitespace().next()).map(str::to_string));
-        }
-        if let Some(hold) = urls.iter().find_map(|u| p.hold_url(u, false)) {
+        // The attributes the element loads from (as `SELECTORS.media_abs` lists them), in
+        // order: `src`, `poster`, then each `srcset` candidate; the first held URL decides.
+        let (poster, srcset) = match el.tag_name().as_str() {
+            "img" | "source" => (false, true),
+            "video" => (true, false),
+            _ => (false, false),
+        };
+        let hold = ["src", "poster"][..1 + usize::from(poster)]
+            .iter()
+            .filter_map(|a| el.get_attribute(a))
+            .find_map(|u| p.hold_url(&u, false))
+            .or_else(|| {
+                let set = el.get_attribute("srcset").filter(|_| srcset)?;
+                set.split(',').filter_map(|c| c.split_whitespace().next()).find_map(|u| p.hold_url(u, false))
+            });
+        if let Some(hold) = hold {
             for a in ["src", "srcset", "poster"] {
                 park(el, a)?;
             }
@@ -269,12 +292,17 @@ fn hold_handlers(plan: &Arc<Plan>) -> Vec<Handler> {
         el.set_attribute("data-crumb-rewritten", "")?;
         Ok(())
     });
+    let s = &*SELECTORS;
+    let (iframe_sel, media_sel, link_sel) = match plan.only_absolute_urls() {
+        true => (&s.iframe_abs, &s.media_abs, &s.link_abs),
+        false => (&s.iframe, &s.media, &s.link),
+    };
     vec![
-        (Cow::Borrowed(&SELECTORS.html), root),
-        (Cow::Borrowed(&SELECTORS.iframe), iframe),
-        (Cow::Borrowed(&SELECTORS.media), media),
-        (Cow::Borrowed(&SELECTORS.link), link),
-        (Cow::Borrowed(&SELECTORS.noscript), noscript),
+        (Cow::Borrowed(&s.html), root),
+        (Cow::Borrowed(iframe_sel), iframe),
+        (Cow::Borrowed(media_sel), media),
+        (Cow::Borrowed(link_sel), link),
+        (Cow::Borrowed(&s.noscript), noscript),
     ]
 }
 
@@ -364,6 +392,11 @@ impl HtmlPass {
     /// Feed a chunk of the page; append what can be sent now to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), HtmlError> {
         if let Some(rw) = self.rewriter.as_mut() {
+            // The output is about as long as the input: room for it up front, instead of
+            // growing (and copying) the buffer from empty as `lol_html` emits it piece by piece.
+            if let Ok(mut buf) = self.out.lock() {
+                buf.reserve(chunk.len() + chunk.len() / 8 + 256);
+            }
             rw.write(chunk)?;
         }
         self.drain(out);

@@ -335,6 +335,13 @@ impl Plan {
         self.rewriter.inner.banner.as_ref()
     }
 
+    /// Whether only absolute and scheme-relative URLs (values containing `//`) can be held:
+    /// no service has `url_patterns`, so a relative URL is always first party. The HTML pass
+    /// then lets `lol_html` skip elements whose URLs are all relative, without calling a handler.
+    pub fn only_absolute_urls(&self) -> bool {
+        !self.rewriter.inner.any_url_patterns
+    }
+
     /// Whether some held service declares inline patterns.
     pub fn holds_inline(&self) -> bool {
         self.services_held().any(|s| !s.inline_patterns.is_empty())

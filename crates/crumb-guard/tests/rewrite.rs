@@ -327,6 +327,56 @@ fn undeclared_third_party_scripts_follow_the_undeclared_setting() {
 }
 
 #[test]
+fn without_url_patterns_the_narrowed_selectors_rewrite_like_the_full_ones() {
+    // Without `url_patterns` anywhere only URLs containing `//` can be held, and the pass
+    // lets `lol_html` skip the other frames, media and links by attribute; with one, every
+    // element goes to the handlers. The same page must come out either way.
+    let no_patterns =
+        INVENTORY.replace("url_patterns = [\"https://cdn.amplitude.com/script/\"]", "hosts = [\"cdn.amplitude.com\"]");
+    let with_pattern = format!(
+        "{no_patterns}\n[[services]]\nid = \"never\"\nname = \"Never\"\nprovider = \"N\"\ncategory = \"analytics\"\nurl_patterns = [\"https://never.example/x/\"]\n"
+    );
+    let extra = r#"<source srcset="/a.jpg 1x, https://i.ytimg.com/b.jpg 2x"><source srcset="/c.jpg 1x">
+<audio src="//i.ytimg.com/a.mp3"></audio><audio src="/a.mp3"></audio><track src="https://i.ytimg.com/t.vtt">
+<img src="/p.jpg" srcset="/p2.jpg 2x"><img src="https:&#x2F;&#x2F;i.ytimg.com/e.jpg"><img src="x" poster="https://i.ytimg.com/q.jpg">
+<video src="https://i.ytimg.com/v2.mp4"></video><video src="/v.mp4" poster="/v.jpg"></video>
+<iframe src="/embed"></iframe><iframe src="HTTPS://WWW.YOUTUBE-NOCOOKIE.COM/embed/up"></iframe>
+<link rel="preload" as="image" href="https://i.ytimg.com/x.jpg"><link rel="preload" as="image" href="/x.jpg"><link href="https://i.ytimg.com/y.jpg">
+"#;
+    let doc = PAGE.replace("</body>", &format!("{extra}</body>"));
+    let page_for = |inventory: &str| {
+        let inv = crumb_core::parse_inventory(inventory).expect("inventory is valid");
+        let guard = Guard::new(inv, Settings::default()).expect("guard");
+        run(plan(&Rewriter::new(&guard, Some(BannerTag::script(TAG))), None), None, &doc)
+    };
+    let narrowed = page_for(&no_patterns);
+    assert_eq!(narrowed, page_for(&with_pattern));
+    for held in [
+        "<source data-crumb-srcset=\"/a.jpg 1x, https://i.ytimg.com/b.jpg 2x\" data-crumb-category=\"marketing\" data-crumb-service=\"youtube\">",
+        "<audio data-crumb-src=\"//i.ytimg.com/a.mp3\" data-crumb-category=\"marketing\" data-crumb-service=\"youtube\">",
+        "<track data-crumb-src=\"https://i.ytimg.com/t.vtt\" data-crumb-category=\"marketing\" data-crumb-service=\"youtube\">",
+        "<video data-crumb-src=\"https://i.ytimg.com/v2.mp4\" data-crumb-category=\"marketing\" data-crumb-service=\"youtube\">",
+        "data-crumb-src=\"HTTPS://WWW.YOUTUBE-NOCOOKIE.COM/embed/up\" data-crumb-category=\"marketing\"",
+        "<link rel=\"preload\" as=\"image\" data-crumb-href=\"https://i.ytimg.com/x.jpg\" data-crumb-category=\"marketing\" data-crumb-service=\"youtube\">",
+        "<script src=\"https://cdn.amplitude.com/script/API_KEY.js\" type=\"text/plain\" data-crumb-category=\"analytics\" data-crumb-service=\"amplitude\">",
+    ] {
+        assert!(narrowed.contains(held), "held: {held}\n{narrowed}");
+    }
+    for kept in [
+        "<source srcset=\"/c.jpg 1x\">",
+        "<audio src=\"/a.mp3\">",
+        "<img src=\"/p.jpg\" srcset=\"/p2.jpg 2x\">",
+        "<img src=\"https:&#x2F;&#x2F;i.ytimg.com/e.jpg\">",
+        "<video src=\"/v.mp4\" poster=\"/v.jpg\">",
+        "<iframe src=\"/embed\">",
+        "<link rel=\"preload\" as=\"image\" href=\"/x.jpg\">",
+        "<link href=\"https://i.ytimg.com/y.jpg\">",
+    ] {
+        assert!(narrowed.contains(kept), "kept: {kept}\n{narrowed}");
+    }
+}
+
+#[test]
 fn the_tag_carries_the_nonce_and_goes_first_even_without_head() {
     let r = rewriter(Undeclared::Report);
     let out = run(plan(&r, None), Some("abc"), "<html><head><script src=/x.js></script></head></html>");
