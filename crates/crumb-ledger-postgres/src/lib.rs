@@ -52,6 +52,7 @@ impl Backend for PgBackend {
     const CHOICES: &'static str = "json_each_text(r.choices::json) AS c";
     const GRANTED: &'static str = "(c.value = 'true')";
     const MULTI_STATEMENT: bool = false;
+    const NUMBERED: bool = true;
 
     async fn insert(conn: &mut PgConnection, recs: &[Record]) -> Result<(), StorageError> {
         if recs.is_empty() {

@@ -46,7 +46,7 @@ where
     let stored = earliest_stored::<B>(conn, recs, "").await?;
     B::insert(&mut *conn, recs).await?;
     let buckets = aggregates::count(recs, &stored);
-    for stmt in upserts(&buckets, None)? {
+    for stmt in upserts(&buckets, B::NUMBERED, None)? {
         stmt.query::<B>().execute(&mut *conn).await.map_err(unavailable)?;
     }
     recount_displaced::<B>(conn, recs, &stored).await
@@ -74,7 +74,7 @@ where
     let stored = if recs.is_empty() { HashMap::new() } else { earliest_stored::<B>(conn, recs, "").await? };
     B::insert(&mut *conn, recs).await?;
     let buckets = aggregates::count(recs, &stored);
-    let mut parts = upserts(&buckets, Some(1))?;
+    let mut parts = upserts(&buckets, B::NUMBERED, Some(1))?;
     let bound: usize = parts.iter().map(|p| p.args.len()).sum();
     if bound + BATCH_ARGS > MAX_ARGS {
         for stmt in parts.drain(..) {
@@ -82,7 +82,10 @@ where
         }
     }
     let first = parts.iter().map(|p| p.args.len()).sum::<usize>() + 1;
-    let row = batch_row(parts, B::MULTI_STATEMENT, batch, first, false).query::<B>().fetch_one(&mut *conn).await;
+    let row = batch_row(parts, B::MULTI_STATEMENT, batch, B::NUMBERED.then_some(first), false)
+        .query::<B>()
+        .fetch_one(&mut *conn)
+        .await;
     let log_index = row.map_err(unavailable)?.int_at(0)?;
     recount_displaced::<B>(conn, recs, &stored).await?;
     Ok(log_index)
@@ -158,22 +161,22 @@ where
     let buckets = aggregates::count(recs, &stored);
     let displaced = !aggregates::displaced_days(recs, &stored).is_empty();
     if recs.len() <= MAX_STATEMENT_ROWS && !displaced {
-        let insert = padded_records_insert(recs, 1);
-        let mut parts = upserts(&buckets, Some(insert.args.len() + 1))?;
+        let insert = padded_records_insert(recs, B::NUMBERED.then_some(1));
+        let mut parts = upserts(&buckets, B::NUMBERED, Some(insert.args.len() + 1))?;
         parts.insert(0, insert);
         let first = parts.iter().map(|p| p.args.len()).sum::<usize>() + 1;
         if first + BATCH_ARGS <= MAX_ARGS {
-            let stmt = batch_row(parts, true, batch, first, true);
+            let stmt = batch_row(parts, true, batch, B::NUMBERED.then_some(first), true);
             let rows = stmt.query::<B>().fetch_all(&mut *conn).await.map_err(unavailable)?;
             let row = rows.first().ok_or_else(|| StorageError::Unavailable("the log counter is missing".into()))?;
             return row.int_at(0);
         }
     }
     B::insert(&mut *conn, recs).await?;
-    for stmt in upserts(&buckets, None)? {
+    for stmt in upserts(&buckets, B::NUMBERED, None)? {
         stmt.query::<B>().execute(&mut *conn).await.map_err(unavailable)?;
     }
-    let stmt = batch_row(Vec::new(), true, batch, 1, false);
+    let stmt = batch_row(Vec::new(), true, batch, B::NUMBERED.then_some(1), false);
     let log_index = stmt.query::<B>().fetch_one(&mut *conn).await.map_err(unavailable)?.int_at(0)?;
     recount_displaced::<B>(conn, recs, &stored).await?;
     sqlx::query("COMMIT").execute(&mut *conn).await.map_err(unavailable)?;
@@ -197,6 +200,11 @@ where
     crate::aggregates::recount::<B>(conn, &days).await
 }
 
+/// Whether `a` comes before `b` in `(recorded_at, chain, seq)` order.
+fn earlier(a: &StoredFirst, b: &StoredFirst) -> bool {
+    (a.recorded_at, a.chain.as_str(), a.seq) < (b.recorded_at, b.chain.as_str(), b.seq)
+}
+
 /// The earliest stored decision of each visitor with a record in `recs`.
 async fn earliest_stored<B>(
     conn: &mut <B::Db as Database>::Connection,
@@ -215,11 +223,12 @@ where
     let mut out = HashMap::new();
     for chunk in ids.chunks(MAX_IDS) {
         let n = chunk.len().next_power_of_two();
+        // Every stored record of these visitors, by the consent id index (a visitor has a
+        // few); the earliest of each is picked here. (A `NOT EXISTS` for the earliest lets
+        // PostgreSQL's generic plan scan the whole table.)
         let sql = format!(
-            "{prefix}SELECT r.consent_id, r.recorded_at, r.chain, r.seq, r.site FROM records r \
-             WHERE r.consent_id IN ({}) AND NOT EXISTS (SELECT 1 FROM records p \
-             WHERE p.consent_id = r.consent_id AND (p.recorded_at, p.chain, p.seq) < (r.recorded_at, r.chain, r.seq))",
-            placeholders(1, n)
+            "{prefix}SELECT consent_id, recorded_at, chain, seq, site FROM records WHERE consent_id IN ({})",
+            placeholders(B::NUMBERED.then_some(1), n)
         );
         prefix = "";
         let mut q = sqlx::query(&sql);
@@ -229,7 +238,13 @@ where
         for r in q.fetch_all(&mut *conn).await.map_err(unavailable)? {
             let first =
                 StoredFirst { recorded_at: r.int_at(1)?, chain: r.text_at(2)?, seq: r.int_at(3)?, site: r.text_at(4)? };
-            out.insert(r.text_at(0)?, first);
+            let id = r.text_at(0)?;
+            match out.get(&id) {
+                Some(have) if earlier(have, &first) => {}
+                _ => {
+                    out.insert(id, first);
+                }
+            }
         }
     }
     Ok(out)
@@ -244,7 +259,7 @@ const BATCH_ARGS: usize = 7;
 /// The upserts adding `buckets` to the four tables, in table and key order. Numbered from
 /// `$1` each, or, given a `start`, the first from there and each after from where the one
 /// before stopped (to be run as one query).
-fn upserts(buckets: &Buckets, start: Option<usize>) -> Result<Vec<Stmt<'_>>, StorageError> {
+fn upserts(buckets: &Buckets, numbered: bool, start: Option<usize>) -> Result<Vec<Stmt<'_>>, StorageError> {
     let continuous = start.is_some();
     let mut out = Vec::new();
     let mut next = start.unwrap_or(1);
@@ -254,7 +269,7 @@ fn upserts(buckets: &Buckets, start: Option<usize>) -> Result<Vec<Stmt<'_>>, Sto
             if !continuous {
                 next = 1;
             }
-            let sql = upsert_sql(table, chunk.len(), next)?;
+            let sql = upsert_sql(table, chunk.len(), numbered.then_some(next))?;
             let mut args = Vec::new();
             for ((_, keys), (n, first_at, last_at)) in chunk {
                 args.extend(keys.iter().map(|k| match k {
@@ -277,12 +292,14 @@ fn upserts(buckets: &Buckets, start: Option<usize>) -> Result<Vec<Stmt<'_>>, Sto
 
 /// `INSERT INTO <table> ... VALUES <rows> ON CONFLICT (<keys>) DO UPDATE` with placeholders
 /// from `$first`: counts add up, first and last times widen.
-fn upsert_sql(table: Table, rows: usize, first: usize) -> Result<String, StorageError> {
+fn upsert_sql(table: Table, rows: usize, first: Option<usize>) -> Result<String, StorageError> {
     let name = table_name(table);
     let keys = table.dims().iter().map(|d| column(table, *d)).collect::<Result<Vec<_>, _>>()?.join(", ");
     let width = table.dims().len() + if table.timed() { 3 } else { 1 };
-    let values =
-        (0..rows).map(|r| format!("({})", placeholders(first + r * width, width))).collect::<Vec<_>>().join(", ");
+    let values = (0..rows)
+        .map(|r| format!("({})", placeholders(first.map(|f| f + r * width), width)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let (cols, set) = if table.timed() {
         (
             format!("{keys}, n, first_at, last_at"),
@@ -302,7 +319,13 @@ fn upsert_sql(table: Table, rows: usize, first: usize) -> Result<String, Storage
 /// query that answers the position: statements one after another (`multi`, SQLite) or data-
 /// modifying `WITH` clauses (PostgreSQL). The batch's values are `$first..`; `commit` ends
 /// the transaction in the same query (`multi` only).
-fn batch_row<'a>(parts: Vec<Stmt<'a>>, multi: bool, batch: &'a SignedBatch, first: usize, commit: bool) -> Stmt<'a> {
+fn batch_row<'a>(
+    parts: Vec<Stmt<'a>>,
+    multi: bool,
+    batch: &'a SignedBatch,
+    first: Option<usize>,
+    commit: bool,
+) -> Stmt<'a> {
     let values = placeholders(first, BATCH_ARGS);
     let mut args: Vec<Arg<'a>> = Vec::new();
     let mut sqls = Vec::new();
@@ -345,12 +368,12 @@ mod tests {
 
     #[test]
     fn upsert_statements_number_their_values_row_by_row() {
-        let sql = upsert_sql(Table::Hours, 2, 1).expect("sql");
+        let sql = upsert_sql(Table::Hours, 2, Some(1)).expect("sql");
         assert!(
             sql.starts_with("INSERT INTO agg_hours (site, hour_at, action, is_first, n, first_at, last_at) VALUES")
         );
         assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14) ON CONFLICT"));
-        let sql = upsert_sql(Table::Categories, 1, 4).expect("sql");
+        let sql = upsert_sql(Table::Categories, 1, Some(4)).expect("sql");
         assert!(sql.contains("(site, day_at, category, granted, n) VALUES ($4, $5, $6, $7, $8) ON CONFLICT"));
         assert!(sql.ends_with("DO UPDATE SET n = agg_categories.n + excluded.n"));
     }

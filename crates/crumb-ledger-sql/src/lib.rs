@@ -70,6 +70,12 @@ pub trait Backend: Send + Sync + 'static {
     /// clauses (PostgreSQL).
     const MULTI_STATEMENT: bool;
 
+    /// Whether the statements built in [`stmt`] number their placeholders (`$n`:
+    /// PostgreSQL) or leave them `?`, bound in order across a multi-statement command
+    /// (SQLite, where looking up a named parameter is linear in their number, so binding n
+    /// numbered values costs n²).
+    const NUMBERED: bool;
+
     /// Rows an `INSERT`, `UPDATE` or `DELETE` touched.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
 }

@@ -59,9 +59,13 @@ impl<'a> Stmt<'a> {
     }
 }
 
-/// `$from, ..., $(from + n - 1)`.
-pub fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// `$from, ..., $(from + n - 1)`, or `n` times `?` for `None` (bound in order; see
+/// [`Backend::NUMBERED`]).
+pub fn placeholders(from: Option<usize>, n: usize) -> String {
+    match from {
+        Some(from) => (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+        None => vec!["?"; n].join(", "),
+    }
 }
 
 /// Row counts of the padded records insert: powers of two, the largest within SQLite's
@@ -78,15 +82,15 @@ pub fn statement_rows(n: usize) -> usize {
     STATEMENT_ROWS.iter().copied().find(|s| *s >= n).unwrap_or(MAX_STATEMENT_ROWS)
 }
 
-/// One INSERT of `recs` (at most [`MAX_STATEMENT_ROWS`]) with placeholders from `$first`,
+/// One INSERT of `recs` (at most [`MAX_STATEMENT_ROWS`]) with placeholders from `$first` (or `?`),
 /// padded with rows of NULLs up to a size of [`STATEMENT_ROWS`] that the statement skips: a
 /// batch of any size is one statement, and only eleven texts are ever prepared (all stay in
 /// the statement cache). For a database whose `VALUES` columns are `column1, column2, ...`
 /// and that takes a NULL of any type in them (SQLite).
-pub fn padded_records_insert(recs: &[Record], first: usize) -> Stmt<'_> {
+pub fn padded_records_insert(recs: &[Record], first: Option<usize>) -> Stmt<'_> {
     let rows = statement_rows(recs.len());
     let values = (0..rows)
-        .map(|r| format!("({})", placeholders(first + r * RECORD_COL_COUNT, RECORD_COL_COUNT)))
+        .map(|r| format!("({})", placeholders(first.map(|f| f + r * RECORD_COL_COUNT), RECORD_COL_COUNT)))
         .collect::<Vec<_>>()
         .join(", ");
     let mut args = Vec::with_capacity(rows * RECORD_COL_COUNT);
@@ -136,6 +140,7 @@ mod tests {
 
     #[test]
     fn placeholders_number_on_from_where_they_start() {
-        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(placeholders(Some(3), 2), "$3, $4");
+        assert_eq!(placeholders(None, 3), "?, ?, ?");
     }
 }

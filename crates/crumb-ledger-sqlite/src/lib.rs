@@ -66,11 +66,12 @@ impl Backend for SqliteBackend {
     const CHOICES: &'static str = "json_each(r.choices) AS c";
     const GRANTED: &'static str = "(c.value = 1)";
     const MULTI_STATEMENT: bool = true;
+    const NUMBERED: bool = false;
 
     async fn insert(conn: &mut SqliteConnection, recs: &[Record]) -> Result<(), StorageError> {
         // One statement per 1,024 records, inside the transaction `append` holds.
         for chunk in recs.chunks(MAX_STATEMENT_ROWS) {
-            let stmt = padded_records_insert(chunk, 1);
+            let stmt = padded_records_insert(chunk, None);
             stmt.query::<SqliteBackend>().execute(&mut *conn).await.map_err(unavailable)?;
         }
         Ok(())
