@@ -53,6 +53,7 @@ impl Backend for PgBackend {
     const GRANTED: &'static str = "(c.value = 'true')";
     const MULTI_STATEMENT: bool = false;
     const NUMBERED: bool = true;
+    const PLAN_EACH_LOOKUP: bool = true;
 
     async fn insert(conn: &mut PgConnection, recs: &[Record]) -> Result<(), StorageError> {
         if recs.is_empty() {

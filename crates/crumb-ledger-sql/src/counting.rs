@@ -231,7 +231,7 @@ where
             placeholders(B::NUMBERED.then_some(1), n)
         );
         prefix = "";
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(!B::PLAN_EACH_LOOKUP);
         for i in 0..n {
             q = q.bind(chunk[i.min(chunk.len() - 1)]);
         }

@@ -49,7 +49,7 @@ pub const RECORD_COL_COUNT: usize = 20;
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     /// The sqlx database; its rows decode the ledger's column types.
-    type Db: Database<Row: Decodes>;
+    type Db: Database<Row: Decodes> + sqlx::database::HasStatementCache;
 
     /// Connect to `url`, run the backend's migrations, and return the pools `(reads,
     /// writes)` (they may be the same pool).
@@ -75,6 +75,11 @@ pub trait Backend: Send + Sync + 'static {
     /// (SQLite, where looking up a named parameter is linear in their number, so binding n
     /// numbered values costs n²).
     const NUMBERED: bool;
+
+    /// Whether a batch's lookup of its visitors' records is planned on each run (an unnamed
+    /// statement): PostgreSQL caches a prepared statement's generic plan, and one made while
+    /// `records` was small stays a sequential scan as it grows (ingest fell tenfold).
+    const PLAN_EACH_LOOKUP: bool;
 
     /// Rows an `INSERT`, `UPDATE` or `DELETE` touched.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;

@@ -67,6 +67,7 @@ impl Backend for SqliteBackend {
     const GRANTED: &'static str = "(c.value = 1)";
     const MULTI_STATEMENT: bool = true;
     const NUMBERED: bool = false;
+    const PLAN_EACH_LOOKUP: bool = false;
 
     async fn insert(conn: &mut SqliteConnection, recs: &[Record]) -> Result<(), StorageError> {
         // One statement per 1,024 records, inside the transaction `append` holds.
