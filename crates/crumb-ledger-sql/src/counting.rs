@@ -223,13 +223,17 @@ where
     let mut out = HashMap::new();
     for chunk in ids.chunks(MAX_IDS) {
         let n = chunk.len().next_power_of_two();
-        // Every stored record of these visitors, by the consent id index (a visitor has a
-        // few); the earliest of each is picked here. (A `NOT EXISTS` for the earliest lets
-        // PostgreSQL's generic plan scan the whole table.)
-        let sql = format!(
-            "{prefix}SELECT consent_id, recorded_at, chain, seq, site FROM records WHERE consent_id IN ({})",
-            placeholders(B::NUMBERED.then_some(1), n)
-        );
+        // Every stored record of these visitors, one index lookup each (a visitor has a
+        // few); the earliest of each is picked here. One equality per branch: PostgreSQL
+        // without fresh statistics plans `IN` of many values, or a `NOT EXISTS` for the
+        // earliest, as a scan of the whole table.
+        let branches: Vec<String> = (0..n)
+            .map(|i| {
+                let at = placeholders(B::NUMBERED.then_some(i + 1), 1);
+                format!("SELECT consent_id, recorded_at, chain, seq, site FROM records WHERE consent_id = {at}")
+            })
+            .collect();
+        let sql = format!("{prefix}{}", branches.join(" UNION ALL "));
         prefix = "";
         let mut q = sqlx::query(&sql).persistent(!B::PLAN_EACH_LOOKUP);
         for i in 0..n {
