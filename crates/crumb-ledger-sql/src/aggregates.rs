@@ -2,7 +2,7 @@
 //! the transaction that writes or deletes records, and summed for the dashboard and the
 //! statistics API.
 //!
-//! A batch's counts are computed in memory from its records ([`crate::counting`]), with
+//! A batch's counts are computed in memory from its records (module `counting`), with
 //! one query for its visitors' earliest stored decisions and one upsert per table. What
 //! cannot be counted from a batch alone is recounted here by SQL: a `(site, day)` whose
 //! first decisions changed (a batch holds a visitor's decision earlier than one already

@@ -7,10 +7,7 @@ use crumb_ledger::{LoggedBatch, ProofStore, Record, SignedBatch, StorageError};
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
 use crate::rows::Decodes;
-use crate::{Backend, SqlStorage, unavailable};
-
-/// The columns of `batches`, in the order `logged_batch` reads them.
-pub const BATCH_COLS: &str = "log_index, chain, first_seq, last_seq, root, signed_at, public_key, signature";
+use crate::{BATCH_COLS, Backend, SqlStorage, unavailable};
 
 fn logged_batch<R: Decodes>(r: &R) -> Result<LoggedBatch, StorageError> {
     Ok(LoggedBatch {

@@ -13,10 +13,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 
 use crate::aggregates::{column, table_name};
-use crate::batches::BATCH_COLS;
 use crate::rows::Decodes;
 use crate::stmt::{Arg, MAX_STATEMENT_ROWS, Stmt, padded_records_insert, placeholders};
-use crate::{Backend, unavailable};
+use crate::{BATCH_COLS, Backend, unavailable};
 
 /// The most consent ids one lookup binds; a lookup binds a power of two of them (the
 /// last repeated), so few statement texts are ever prepared.

@@ -35,12 +35,14 @@ mod scans;
 pub mod stmt;
 mod storage;
 
-pub use batches::BATCH_COLS;
 pub use rows::Decodes;
 
 /// The columns of `records`, in the order the backends bind them.
 pub const RECORD_COLS: &str = "chain, seq, consent_id, site, policy_version, choices, action, gpc, dnt, region, mode, \
     language, url, ua_family, ip_hash, recorded_at, expires_at, retain_until, prev_hash, hash";
+
+/// The columns of `batches`, in the order the batch rows are read and written.
+pub const BATCH_COLS: &str = "log_index, chain, first_seq, last_seq, root, signed_at, public_key, signature";
 
 /// Columns bound per record.
 pub const RECORD_COL_COUNT: usize = 20;

@@ -1,5 +1,5 @@
 //! SQL text with its values, built by the shared code and bound for either database: the
-//! pieces a batch's transaction joins into one query (see [`crate::counting`]), and the
+//! pieces a batch's transaction joins into one query (module `counting`), and the
 //! padded multi-row insert of records that SQLite runs.
 
 use crumb_ledger::Record;
@@ -83,7 +83,7 @@ pub fn statement_rows(n: usize) -> usize {
 }
 
 /// One INSERT of `recs` (at most [`MAX_STATEMENT_ROWS`]) with placeholders from `$first` (or `?`),
-/// padded with rows of NULLs up to a size of [`STATEMENT_ROWS`] that the statement skips: a
+/// padded with rows of NULLs up to a power of two that the statement skips: a
 /// batch of any size is one statement, and only eleven texts are ever prepared (all stay in
 /// the statement cache). For a database whose `VALUES` columns are `column1, column2, ...`
 /// and that takes a NULL of any type in them (SQLite).
