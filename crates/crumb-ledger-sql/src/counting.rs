@@ -81,10 +81,8 @@ where
         }
     }
     let first = parts.iter().map(|p| p.args.len()).sum::<usize>() + 1;
-    let row = batch_row(parts, B::MULTI_STATEMENT, batch, B::NUMBERED.then_some(first), false)
-        .query::<B>()
-        .fetch_one(&mut *conn)
-        .await;
+    let row =
+        batch_row(parts, false, batch, B::NUMBERED.then_some(first), false).query::<B>().fetch_one(&mut *conn).await;
     let log_index = row.map_err(unavailable)?.int_at(0)?;
     recount_displaced::<B>(conn, recs, &stored).await?;
     Ok(log_index)
